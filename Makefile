@@ -1,0 +1,26 @@
+# Plain targets: a virtualenv in .venv, the package installed editable with its test extra.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install test demo bench clean
+
+$(BIN)/rigbridge: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(BIN)/rigbridge
+
+install: $(BIN)/rigbridge
+
+test: install
+	$(BIN)/python -m pytest
+
+demo: install
+	$(BIN)/rigbridge demo
+
+bench: install
+	$(BIN)/python bench/decode.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,53 @@
+"""Enumerations per format (tracks, teams, session types, compounds...), as data.
+
+Lookups tolerate unknown ids: real game data carries values outside the published tables (unused car slots,
+new content), so `label()` answers "unknown(N)" and `slug()` answers "unknown_N" instead of raising.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from importlib import resources
+
+_TABLES: dict[str, dict] = json.loads(
+    resources.files("bridge.games.f1").joinpath("spec/enums.json").read_text(encoding="utf-8")
+)["enums"]
+
+NAMES = tuple(_TABLES)
+
+
+@lru_cache(maxsize=None)
+def table(enum: str, packet_format: int) -> dict[int, str]:
+    """Value -> label for one enumeration in one format (empty where the format does not define it)."""
+    values = _TABLES[enum]["values"].get(str(packet_format), {})
+    return {int(k): v for k, v in values.items()}
+
+
+def label(enum: str, packet_format: int, value: int) -> str:
+    """Human label, e.g. `label("sessionType", 2024, 15) == "Race"`."""
+    return table(enum, packet_format).get(value, f"unknown({value})")
+
+
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def slugify(text: str) -> str:
+    return _NON_WORD.sub("_", text.lower()).strip("_")
+
+
+@lru_cache(maxsize=4096)
+def slug(enum: str, packet_format: int, value: int) -> str:
+    """Lowercase payload name, e.g. `slug("visualTyreCompound", 2025, 16) == "soft"`."""
+    known = table(enum, packet_format).get(value)
+    return slugify(known) if known is not None else f"unknown_{value}"
+
+
+def flags(enum: str, packet_format: int, value: int) -> list[str]:
+    """Labels of the bits set in a bit-flag value (`buttonFlags`, `lapValidBitFlags`)."""
+    return [name for mask, name in table(enum, packet_format).items() if value & mask]
+
+
+def is_bits(enum: str) -> bool:
+    return _TABLES[enum]["kind"] == "bits"

@@ -1,0 +1,1 @@
+"""Getting datagrams in: the UDP socket (allow-list, raw forwarding) and capture files."""

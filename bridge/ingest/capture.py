@@ -1,0 +1,135 @@
+"""rigbridge capture files: datagrams with nanosecond timestamps, streamable and append-safe.
+
+Layout (little-endian; see docs/capture-format.md):
+
+    file header, 24 bytes:  magic b"RBCAPTUR" | u16 version (1) | u16 header size (24) | u64 start, Unix ns | u32 0
+    record, 14 + n bytes:   u64 ns since start | u16 n | u32 CRC-32 of the data | n bytes of datagram
+
+No index: a reader streams records until the end. A crash can only leave a partial last record, which readers
+report and skip; `CaptureWriter` truncates it before appending, so a file is always a valid prefix.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+MAGIC = b"RBCAPTUR"
+VERSION = 1
+FILE_HEADER = struct.Struct("<8sHHQI")
+RECORD_HEADER = struct.Struct("<QHI")
+MAX_DATAGRAM = 0xFFFF
+
+
+class CaptureError(Exception):
+    """The file is not a rigbridge capture, or is of a version this build cannot read."""
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureRecord:
+    t_ns: int  # nanoseconds since the start of the recording
+    data: bytes
+
+
+def is_capture(path: str | os.PathLike[str]) -> bool:
+    with open(path, "rb") as f:
+        return f.read(len(MAGIC)) == MAGIC
+
+
+class CaptureReader:
+    """Iterates a capture's records; afterwards `truncated` tells whether the last record was cut short."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.start_ns = 0
+        self.truncated = False
+        self.corrupt = 0  # records whose CRC did not match (skipped)
+        self.valid_bytes = 0  # length of the valid prefix of the file
+
+    def __iter__(self) -> Iterator[CaptureRecord]:
+        with open(self.path, "rb") as f:
+            self.start_ns = _read_file_header(f, self.path)
+            self.valid_bytes = FILE_HEADER.size
+            while True:
+                head = f.read(RECORD_HEADER.size)
+                if not head:
+                    return
+                if len(head) < RECORD_HEADER.size:
+                    self.truncated = True
+                    return
+                t_ns, size, crc = RECORD_HEADER.unpack(head)
+                data = f.read(size)
+                if len(data) < size:
+                    self.truncated = True
+                    return
+                self.valid_bytes += RECORD_HEADER.size + size
+                if zlib.crc32(data) != crc:
+                    self.corrupt += 1
+                    continue
+                yield CaptureRecord(t_ns, data)
+
+
+def read_capture(path: str | os.PathLike[str]) -> Iterator[CaptureRecord]:
+    return iter(CaptureReader(path))
+
+
+def _read_file_header(f: BinaryIO, path: Path) -> int:
+    raw = f.read(FILE_HEADER.size)
+    if len(raw) < FILE_HEADER.size or raw[: len(MAGIC)] != MAGIC:
+        raise CaptureError(f"{path}: not a rigbridge capture file")
+    _, version, header_size, start_ns, _ = FILE_HEADER.unpack(raw)
+    if version != VERSION or header_size < FILE_HEADER.size:
+        raise CaptureError(f"{path}: capture version {version} is not supported (this build reads {VERSION})")
+    f.seek(header_size)
+    return start_ns
+
+
+class CaptureWriter:
+    """Appends datagrams to a capture; a new file gets a header, an existing one is repaired and continued."""
+
+    def __init__(self, path: str | os.PathLike[str], *, clock_ns=time.monotonic_ns, wall_ns=time.time_ns) -> None:
+        self.path = Path(path)
+        self._clock_ns = clock_ns
+        self.records = 0
+        self.bytes = 0
+        if self.path.exists() and self.path.stat().st_size > 0:
+            reader = CaptureReader(self.path)
+            last_t = 0
+            for record in reader:
+                last_t = record.t_ns
+            self._file = open(self.path, "r+b")
+            self._file.truncate(reader.valid_bytes)
+            self._file.seek(reader.valid_bytes)
+            # Continue the timeline after the last record so replay timing stays monotonic.
+            self._origin = clock_ns() - last_t
+        else:
+            self._file = open(self.path, "wb")
+            self._file.write(FILE_HEADER.pack(MAGIC, VERSION, FILE_HEADER.size, wall_ns(), 0))
+            self._origin = clock_ns()
+
+    def write(self, data: bytes, t_ns: int | None = None) -> None:
+        if len(data) > MAX_DATAGRAM:
+            raise ValueError(f"datagram of {len(data)} bytes does not fit a capture record")
+        if t_ns is None:
+            t_ns = self._clock_ns() - self._origin
+        self._file.write(RECORD_HEADER.pack(t_ns, len(data), zlib.crc32(data)) + data)
+        self.records += 1
+        self.bytes += len(data)
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> CaptureWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

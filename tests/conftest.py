@@ -1,0 +1,41 @@
+"""Shared test fixtures: where the real game captures are."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def captures_root() -> Path | None:
+    """`$RIGBRIDGE_CAPTURES`, else `../shared/captures` beside the project; None when neither exists."""
+    env = os.environ.get("RIGBRIDGE_CAPTURES")
+    candidates = [Path(env)] if env else []
+    candidates.append(ROOT.parent / "shared" / "captures")
+    for path in candidates:
+        if path.is_dir():
+            return path
+    return None
+
+
+@pytest.fixture(scope="session")
+def captures() -> Path:
+    root = captures_root()
+    if root is None:
+        pytest.skip("real game captures not found: set RIGBRIDGE_CAPTURES or provide ../shared/captures")
+    return root
+
+
+@pytest.fixture(scope="session")
+def parser_captures(captures: Path) -> Path:
+    """Full datagrams (header included) from f1-game-packet-parser."""
+    return captures / "f1-game-packet-parser"
+
+
+@pytest.fixture(scope="session")
+def png_captures(captures: Path) -> Path:
+    """Packet bodies (header stripped) with expected decoder output, from pits-n-giggles."""
+    return captures / "pits-n-giggles"
