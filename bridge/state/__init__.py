@@ -1,0 +1,1 @@
+"""The session state (one writer: the `process_*` functions) and the read-only view readers get."""

@@ -1,0 +1,99 @@
+"""The single-writer rule, enforced: only `process_*` functions assign state, and readers cannot mutate it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from bridge.games.f1.codec import build
+from bridge.state.session import SessionState, process_packet
+from bridge.state.view import ReadOnlyError, readonly
+
+STATE_DIR = Path(__file__).resolve().parents[2] / "bridge" / "state"
+MUTATING_METHODS = {"append", "appendleft", "extend", "add", "pop", "popleft", "clear", "update", "remove",
+                    "discard", "insert", "setdefault", "sort", "reverse"}
+ALLOWED_FUNCTIONS = ("process_", "__init__")
+NOT_STATE = {"schema.py", "view.py", "__init__.py"}
+STATE_NAMES = {"state", "car", "self"}  # how the state module names state objects
+
+
+def root_name(node: ast.AST) -> str | None:
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def writes_outside_writers(source: str) -> list[str]:
+    """Lines that assign or mutate through an attribute/subscript outside process_* (and constructors)."""
+    found: list[str] = []
+
+    def visit(node: ast.AST, function: str | None) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            function = node.name
+        allowed = function is None or function.startswith(ALLOWED_FUNCTIONS)
+        targets: list[ast.AST] = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets = [node.target]
+        elif isinstance(node, ast.Delete):
+            targets = node.targets
+        for target in targets:
+            if isinstance(target, (ast.Attribute, ast.Subscript)) and root_name(target) in STATE_NAMES and not allowed:
+                found.append(f"line {node.lineno} in {function}: {ast.unparse(target)}")
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in MUTATING_METHODS
+            and root_name(node.func.value) in STATE_NAMES
+            and not allowed
+        ):
+            found.append(f"line {node.lineno} in {function}: {ast.unparse(node.func)}()")
+        for child in ast.iter_child_nodes(node):
+            visit(child, function)
+
+    visit(ast.parse(source), None)
+    return found
+
+
+def test_only_process_functions_assign_state() -> None:
+    files = sorted(STATE_DIR.glob("*.py"))
+    assert any(f.name == "session.py" for f in files)
+    # schema.py only compiles accessors (a cache, no session state); view.py wraps state and writes nothing.
+    offences = {f.name: writes_outside_writers(f.read_text()) for f in files if f.name not in NOT_STATE}
+    assert {name: lines for name, lines in offences.items() if lines} == {}
+
+
+def test_the_lint_catches_a_write_outside_a_writer() -> None:
+    bad = "def publish(state):\n    state.cars[0].laps[1] = None\n    state.events.append(1)\n    cache[1] = 2\n"
+    assert len(writes_outside_writers(bad)) == 2
+    good = "def process_x(state):\n    state.cars[0].laps[1] = None\n"
+    assert writes_outside_writers(good) == []
+
+
+def test_readers_cannot_mutate_state_through_the_view() -> None:
+    state = SessionState()
+    process_packet(state, build(2024, 2, {"lapData": [{"resultStatus": 2, "carPosition": 1}]}, session_uid=7))
+    view = readonly(state)
+    attempts = [
+        lambda: setattr(view, "session_uid", 1),
+        lambda: setattr(view.cars[0], "best_lap_ms", 1),
+        lambda: view.cars.__setitem__(0, None),
+        lambda: view.cars[0].laps.__setitem__(1, None),
+        lambda: delattr(view, "latest"),
+        lambda: view.latest.__delitem__(2),
+        lambda: view.best_sectors.__setitem__(0, None),
+    ]
+    for attempt in attempts:
+        with pytest.raises(ReadOnlyError):
+            attempt()
+    with pytest.raises(AttributeError):
+        view.cars.append(None)
+    with pytest.raises(AttributeError):
+        view.events.append(None)
+    assert isinstance(view.changed, frozenset)  # a copy, not the writer's set
+    # Reading works and sees the writer's values.
+    assert view.cars[0].position == 1 and view.session_uid == 7
+    assert state.session_uid == 7 and state.cars[0].best_lap_ms is None
