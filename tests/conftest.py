@@ -39,3 +39,13 @@ def parser_captures(captures: Path) -> Path:
 def png_captures(captures: Path) -> Path:
     """Packet bodies (header stripped) with expected decoder output, from pits-n-giggles."""
     return captures / "pits-n-giggles"
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path):
+    """A real mosquitto on a free port with its own config, anonymous clients allowed."""
+    from tests.broker import Mosquitto
+
+    broker = Mosquitto(tmp_path / "mosquitto").start()
+    yield broker
+    broker.stop()

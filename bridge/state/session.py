@@ -132,8 +132,16 @@ class CarState:
         return self.index in self._state.active_set
 
     @property
+    def packet_format(self) -> int:
+        return self._state.packet_format
+
+    @property
     def is_player(self) -> bool:
         return self.index == self._state.player_index
+
+    @property
+    def last_completed(self) -> CompletedLap | None:
+        return self.laps[max(self.laps)] if self.laps else None
 
     @property
     def stint_laps(self) -> int | None:

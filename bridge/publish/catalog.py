@@ -1,0 +1,483 @@
+"""The field catalogue: one table of every published field.
+
+Each entry says where the field goes (topic path under `<base>/<rig>/`), how it is read from the state, its unit,
+payload format and precision, rate class, deadband, retain and QoS, and what later readers need (Home Assistant
+component and classes, Prometheus exposure). MQTT topics, Home Assistant discovery, Prometheus telemetry,
+`rigbridge topics` and `docs/topics.md` are all generated from this table.
+
+Car fields are declared once and published twice: for the player's car under `player/` and for every active car
+under `cars/<index>/`, each with its own rate class (`None`: not published there).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from bridge.games.f1.enums import slug
+
+RATE_CLASSES = ("realtime", "on_change", "fast", "normal", "slow")
+WHEELS = ("rl", "rr", "fl", "fr")  # the game's wheel order
+
+
+@dataclass(frozen=True)
+class Ha:
+    """Home Assistant discovery metadata for one entity."""
+
+    component: str = "sensor"  # sensor | binary_sensor
+    device_class: str | None = None
+    state_class: str | None = "measurement"
+    unit: str | None = None
+    enabled: bool = True  # enabled_by_default: fast-changing sensors start disabled
+    icon: str | None = None
+    diagnostic: bool = False  # entity_category: diagnostic (bridge health)
+
+
+@dataclass(frozen=True)
+class Prom:
+    """Prometheus exposure: metric name (without the `rigbridge_` prefix) and the factor to base units."""
+
+    name: str
+    help: str
+    scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class Field:
+    path: str  # relative topic path; "{car}" stands for the car index in per-car fields
+    scope: str  # game | session | player | car | lights | bridge
+    read: Callable[[Any], Any]  # subject -> value (None: nothing to publish)
+    group: str  # the state change group that makes it worth reading again
+    kind: str  # int | float | bool | enum | text
+    unit: str | None = None
+    precision: int = 0
+    rate: str = "normal"
+    deadband: float = 0.0
+    retain: bool = True
+    qos: int = 0
+    description: str = ""
+    ha: Ha | None = None
+    prom: Prom | None = None
+
+    def render(self, value: Any) -> str | None:
+        """The payload: plain UTF-8 text, numbers in shortest form with this field's decimals."""
+        if value is None:
+            return None
+        kind = self.kind
+        if kind == "bool":
+            return "true" if value else "false"
+        if kind == "int":
+            return str(int(value))
+        if kind == "float":
+            if not math.isfinite(value):
+                return None
+            text = f"{value:.{self.precision}f}"
+            if "." in text:
+                text = text.rstrip("0").rstrip(".")
+            return "0" if text == "-0" else text
+        return str(value)
+
+    def numeric(self, value: Any) -> float | None:
+        return float(value) if self.kind in ("int", "float") and value is not None else None
+
+    def topic(self, car: int | None = None) -> str:
+        return self.path.format(car=car) if car is not None else self.path
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def _opt(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Reads that return None when any value they need is still unknown."""
+
+    def read(subject: Any) -> Any:
+        try:
+            return fn(subject)
+        except (TypeError, IndexError):
+            return None
+
+    return read
+
+
+def _enum(enum: str, attr: str) -> Callable[[Any], Any]:
+    def read(subject: Any) -> str | None:
+        value = getattr(subject, attr)
+        return None if value is None else slug(enum, subject.packet_format, value)
+
+    return read
+
+
+def _wheel(attr: str, w: int, scale: float = 1.0) -> Callable[[Any], Any]:
+    return _opt(lambda c: getattr(c, attr)[w] * scale)
+
+
+def _pct(attr: str) -> Callable[[Any], Any]:
+    return _opt(lambda c: getattr(c, attr) * 100.0)
+
+
+def _last_lap(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def read(car: Any) -> Any:
+        lap = car.last_completed
+        return None if lap is None else fn(lap)
+
+    return read
+
+
+def _avg(attr: str) -> Callable[[Any], Any]:
+    return _opt(lambda c: sum(getattr(c, attr)) / 4.0)
+
+
+@dataclass(frozen=True)
+class CarField:
+    """A value every car has; published for the player (`player_rate`) and per car (`car_rate`)."""
+
+    path: str
+    read: Callable[[Any], Any]
+    group: str
+    kind: str
+    unit: str | None = None
+    precision: int = 0
+    player_rate: str | None = "normal"
+    car_rate: str | None = "normal"
+    deadband: float = 0.0
+    retain: bool = True
+    description: str = ""
+    ha: Ha | None = None
+    prom: Prom | None = None
+
+
+def _car_fields(defs: list[CarField]) -> Iterator[Field]:
+    for d in defs:
+        common = dict(
+            read=d.read, group=d.group, kind=d.kind, unit=d.unit, precision=d.precision, deadband=d.deadband,
+            description=d.description,
+        )
+        if d.player_rate is not None:
+            realtime = d.player_rate == "realtime"
+            yield Field(
+                f"player/{d.path}", "player", rate=d.player_rate, retain=d.retain and not realtime,
+                ha=d.ha and (replace(d.ha, enabled=False) if realtime or d.player_rate == "fast" else d.ha),
+                prom=d.prom and replace(d.prom, name=f"player_{d.prom.name}"), **common,
+            )
+        if d.car_rate is not None:
+            yield Field(
+                f"cars/{{car}}/{d.path}", "car", rate=d.car_rate, retain=d.retain, ha=None,
+                prom=d.prom and replace(d.prom, name=f"car_{d.prom.name}"), **common,
+            )
+
+
+_TEMP = Ha(device_class="temperature", unit="°C", enabled=False)
+_PRESSURE = Ha(device_class="pressure", unit="psi", enabled=False)
+_DURATION_MS = Ha(device_class="duration", unit="ms")
+_PCT = Ha(unit="%")
+_COUNT = Ha(state_class="measurement")
+_ENUM = Ha(device_class="enum", state_class=None)
+_TEXT = Ha(state_class=None)
+_BOOL = Ha(component="binary_sensor", state_class=None)
+
+TEL, LAP, STATUS, DAMAGE, PART, MOTION = (
+    "cars.telemetry", "cars.lap", "cars.status", "cars.damage", "participants", "cars.motion",
+)
+
+CAR_FIELDS: list[CarField] = [
+    # identity
+    CarField("name", lambda c: c.name, PART, "text", player_rate="on_change", car_rate="on_change", ha=_TEXT,
+             description="driver name"),
+    CarField("team", _enum("teamId", "team_id"), PART, "enum", player_rate="on_change", car_rate="on_change",
+             ha=_TEXT, description="team"),
+    CarField("race_number", lambda c: c.race_number, PART, "int", player_rate="on_change", car_rate="on_change",
+             description="car number"),
+    CarField("nationality", _enum("nationality", "nationality_id"), PART, "enum", player_rate="on_change",
+             car_rate="on_change", description="driver nationality"),
+    CarField("ai", lambda c: c.ai, PART, "bool", player_rate=None, car_rate="on_change",
+             description="true for an AI driver, false for a human"),
+    # race position and timing
+    CarField("position", lambda c: c.position, LAP, "int", player_rate="on_change", car_rate="on_change",
+             ha=_COUNT, prom=Prom("position", "race position (1 = leader)"), description="race position"),
+    CarField("grid_position", lambda c: c.grid_position, LAP, "int", player_rate="on_change", car_rate="on_change",
+             description="starting grid position"),
+    CarField("lap", lambda c: c.lap, LAP, "int", player_rate="on_change", car_rate="on_change", ha=_COUNT,
+             prom=Prom("lap", "current lap number"), description="current lap number"),
+    CarField("lap_distance_m", lambda c: c.lap_distance_m, LAP, "float", "m", 0, player_rate="fast",
+             car_rate="normal", deadband=5.0, retain=False,
+             prom=Prom("lap_distance_meters", "distance along the current lap"), description="distance into the lap"),
+    CarField("sector", lambda c: None if c.sector is None else c.sector + 1, LAP, "int", player_rate="on_change",
+             car_rate="on_change", description="current sector, 1 to 3"),
+    CarField("current_lap_ms", lambda c: c.current_lap_ms, LAP, "int", "ms", player_rate="fast", car_rate=None,
+             deadband=99, retain=False, ha=replace(_DURATION_MS, enabled=False),
+             prom=Prom("current_lap_seconds", "time into the current lap", 0.001), description="current lap time"),
+    CarField("last_lap_ms", lambda c: c.last_lap_ms or None, LAP, "int", "ms", player_rate="on_change",
+             car_rate="on_change", ha=_DURATION_MS, prom=Prom("last_lap_seconds", "last lap time", 0.001),
+             description="last lap time"),
+    CarField("best_lap_ms", lambda c: c.best_lap_ms, "laps", "int", "ms", player_rate="on_change",
+             car_rate="on_change", ha=_DURATION_MS, prom=Prom("best_lap_seconds", "personal best lap time", 0.001),
+             description="personal best valid lap"),
+    *[
+        CarField(f"last_lap/sector{s + 1}_ms", _last_lap(lambda lap, s=s: lap.sectors_ms[s] or None),
+                 "laps", "int", "ms", player_rate="on_change", car_rate=None, ha=_DURATION_MS,
+                 description=f"sector {s + 1} of the last completed lap")
+        for s in range(3)
+    ],
+    *[
+        CarField(f"last_lap/sector{s + 1}_colour", _last_lap(lambda lap, s=s: lap.sector_colours[s] or None),
+                 "laps", "text", player_rate="on_change", car_rate=None, ha=_ENUM,
+                 description=f"sector {s + 1} of the last lap: purple (overall best), green (personal), yellow")
+        for s in range(3)
+    ],
+    CarField("gap_ahead_ms", lambda c: c.gap_ahead_ms, LAP, "int", "ms", player_rate="normal", car_rate="normal",
+             deadband=50, ha=_DURATION_MS, prom=Prom("gap_ahead_seconds", "gap to the car ahead", 0.001),
+             description="gap to the car ahead (0 for the leader)"),
+    CarField("gap_leader_ms", lambda c: c.gap_leader_ms, LAP, "int", "ms", player_rate="normal", car_rate="normal",
+             deadband=50, ha=_DURATION_MS, prom=Prom("gap_leader_seconds", "gap to the race leader", 0.001),
+             description="gap to the race leader"),
+    CarField("pit_status", _enum("pitStatus", "pit_status"), LAP, "enum", player_rate="on_change",
+             car_rate="on_change", ha=_ENUM, description="none, pitting (in the pit lane) or in the pit area"),
+    CarField("pit_stops", lambda c: c.pit_stops, LAP, "int", player_rate="on_change", car_rate="on_change",
+             ha=_COUNT, prom=Prom("pit_stops", "pit stops made"), description="pit stops made"),
+    CarField("pit_time_lost_ms", lambda c: c.pit_time_lost_ms, "pit", "int", "ms", player_rate="on_change",
+             car_rate="on_change", ha=_DURATION_MS, description="time spent in the pit lane this race"),
+    CarField("penalties_s", lambda c: c.penalties_s, LAP, "int", "s", player_rate="on_change", car_rate="on_change",
+             ha=Ha(device_class="duration", unit="s"), description="time penalties accumulated"),
+    CarField("warnings", lambda c: c.warnings, LAP, "int", player_rate="on_change", car_rate="on_change",
+             ha=_COUNT, description="track-limit and other warnings"),
+    CarField("lap_invalid", lambda c: c.lap_invalid, LAP, "bool", player_rate="on_change", car_rate=None,
+             ha=_BOOL, description="the current lap is invalid"),
+    CarField("result_status", _enum("resultStatus", "result_status"), LAP, "enum", player_rate="on_change",
+             car_rate="on_change", ha=_ENUM, description="active, finished, retired, ..."),
+    # tyres (per car)
+    CarField("tyre_compound", _enum("actualTyreCompound", "tyre_compound_id"), STATUS, "enum",
+             player_rate="on_change", car_rate="on_change", ha=_ENUM, description="actual compound (C1-C6, inter...)"),
+    CarField("tyre_visual", _enum("visualTyreCompound", "tyre_visual_id"), STATUS, "enum", player_rate="on_change",
+             car_rate="on_change", ha=_ENUM, description="visual compound: soft, medium, hard, inter, wet"),
+    CarField("tyre_age_laps", lambda c: c.tyre_age_laps, STATUS, "int", "laps", player_rate="on_change",
+             car_rate="on_change", ha=_COUNT, prom=Prom("tyre_age_laps", "laps on the current tyres"),
+             description="laps on the current tyres"),
+    CarField("tyre_wear_pct", _avg("tyre_wear_pct"), DAMAGE, "float", "%", 1, player_rate="normal",
+             car_rate="slow", deadband=0.2, ha=_PCT, description="average wear of the four tyres"),
+    CarField("tyre_wear_rate_pct_per_lap", lambda c: c.wear_rate_pct_per_lap, "laps", "float", "%", 2,
+             player_rate="on_change", car_rate=None, ha=_PCT, description="average tyre wear over the last lap"),
+    CarField("stint_laps", lambda c: c.stint_laps, LAP, "int", "laps", player_rate="on_change", car_rate=None,
+             description="laps in the current stint"),
+    # inputs and engine
+    CarField("speed_kph", lambda c: c.speed_kph, TEL, "int", "km/h", player_rate="realtime", car_rate="normal",
+             deadband=1, ha=Ha(device_class="speed", unit="km/h"),
+             prom=Prom("speed_meters_per_second", "speed", 1 / 3.6), description="speed"),
+    CarField("gear", lambda c: c.gear, TEL, "int", player_rate="realtime", car_rate="normal", ha=_COUNT,
+             prom=Prom("gear", "gear (-1 reverse, 0 neutral)"), description="gear: -1 reverse, 0 neutral, 1-8"),
+    CarField("rpm", lambda c: c.rpm, TEL, "int", "rpm", player_rate="realtime", car_rate=None, deadband=50,
+             ha=Ha(unit="rpm"), prom=Prom("engine_rpm", "engine speed, revolutions per minute"),
+             description="engine speed"),
+    CarField("throttle_pct", _pct("throttle"), TEL, "float", "%", 0, player_rate="realtime", car_rate=None,
+             deadband=1, ha=_PCT, prom=Prom("throttle_ratio", "throttle, 0 to 1", 0.01),
+             description="throttle"),
+    CarField("brake_pct", _pct("brake"), TEL, "float", "%", 0, player_rate="realtime", car_rate=None, deadband=1,
+             ha=_PCT, prom=Prom("brake_ratio", "brake, 0 to 1", 0.01), description="brake"),
+    CarField("steer_pct", _pct("steer"), TEL, "float", "%", 0, player_rate="realtime", car_rate=None, deadband=1,
+             description="steering, -100 full left to 100 full right"),
+    CarField("clutch_pct", lambda c: c.clutch, TEL, "int", "%", player_rate="fast", car_rate=None,
+             description="clutch"),
+    CarField("drs", lambda c: c.drs_open, TEL, "bool", player_rate="realtime", car_rate="on_change", ha=_BOOL,
+             description="DRS flap open"),
+    CarField("drs_allowed", lambda c: c.drs_allowed, STATUS, "bool", player_rate="on_change", car_rate=None,
+             ha=_BOOL, description="DRS may be opened"),
+    CarField("engine_temp_c", lambda c: c.engine_temp_c, TEL, "int", "°C", player_rate="normal", car_rate=None,
+             ha=_TEMP, prom=Prom("engine_temperature_celsius", "engine temperature"), description="engine temperature"),
+    CarField("max_rpm", lambda c: c.max_rpm, STATUS, "int", "rpm", player_rate="on_change", car_rate=None,
+             description="rev limit"),
+    CarField("idle_rpm", lambda c: c.idle_rpm, STATUS, "int", "rpm", player_rate="on_change", car_rate=None,
+             description="idle engine speed"),
+    CarField("pit_limiter", lambda c: c.pit_limiter, STATUS, "bool", player_rate="on_change", car_rate=None,
+             ha=_BOOL, description="pit limiter on"),
+    # fuel and energy
+    CarField("fuel_kg", lambda c: c.fuel_kg, STATUS, "float", "kg", 2, player_rate="normal", car_rate=None,
+             deadband=0.02, ha=Ha(device_class="weight", unit="kg"),
+             prom=Prom("fuel_kilograms", "fuel in the tank"), description="fuel in the tank"),
+    CarField("fuel_laps", lambda c: c.fuel_laps, STATUS, "float", "laps", 2, player_rate="normal", car_rate=None,
+             deadband=0.02, ha=_COUNT, prom=Prom("fuel_laps", "laps of fuel (margin over race distance in races)"),
+             description="fuel remaining in laps (in races: margin over the race distance)"),
+    CarField("ers_store_j", lambda c: c.ers_store_j, STATUS, "float", "J", 0, player_rate="normal", car_rate=None,
+             deadband=10_000, ha=Ha(device_class="energy", unit="J", state_class="measurement"),
+             prom=Prom("ers_store_joules", "ERS energy stored"), description="ERS energy stored"),
+    CarField("ers_deployed_j", lambda c: c.ers_deployed_j, STATUS, "float", "J", 0, player_rate="normal",
+             car_rate=None, deadband=10_000, description="ERS energy deployed this lap"),
+    CarField("ers_mode", _enum("ersDeployMode", "ers_mode"), STATUS, "enum", player_rate="on_change",
+             car_rate="on_change", ha=_ENUM, description="ERS deploy mode"),
+    CarField("fuel_mix", _enum("fuelMix", "fuel_mix"), STATUS, "enum", player_rate="on_change", car_rate="on_change",
+             ha=_ENUM, description="fuel mix"),
+    CarField("fia_flag", _enum("flag", "fia_flag"), STATUS, "enum", player_rate="on_change", car_rate=None,
+             ha=_ENUM, description="flag shown to the driver"),
+    # motion
+    CarField("g_lateral", lambda c: c.g_lateral, MOTION, "float", "g", 2, player_rate="fast", car_rate=None,
+             deadband=0.05, retain=False, prom=Prom("g_force_lateral", "lateral g-force"), description="lateral g"),
+    CarField("g_longitudinal", lambda c: c.g_longitudinal, MOTION, "float", "g", 2, player_rate="fast",
+             car_rate=None, deadband=0.05, retain=False, prom=Prom("g_force_longitudinal", "longitudinal g-force"),
+             description="longitudinal g"),
+    # damage
+    *[
+        CarField(f"damage/{part}_pct", (lambda c, a=attr: getattr(c, a)), DAMAGE, "int", "%", player_rate="on_change",
+                 car_rate=None, ha=_PCT, description=f"{part.replace('_', ' ')} damage")
+        for part, attr in [("front_left_wing", "front_left_wing_damage_pct"),
+                           ("front_right_wing", "front_right_wing_damage_pct"),
+                           ("rear_wing", "rear_wing_damage_pct"), ("floor", "floor_damage_pct"),
+                           ("diffuser", "diffuser_damage_pct"), ("sidepod", "sidepod_damage_pct"),
+                           ("gearbox", "gearbox_damage_pct"), ("engine", "engine_damage_pct")]
+    ],
+    # per wheel (RL, RR, FL, FR in the game's arrays)
+    *[
+        field
+        for w, wheel in enumerate(WHEELS)
+        for field in (
+            CarField(f"tyres/{wheel}/surface_temp_c", _wheel("tyre_surface_temps_c", w), TEL, "int", "°C",
+                     player_rate="normal", car_rate=None, ha=_TEMP, description=f"{wheel.upper()} tyre surface"),
+            CarField(f"tyres/{wheel}/inner_temp_c", _wheel("tyre_inner_temps_c", w), TEL, "int", "°C",
+                     player_rate="normal", car_rate=None, ha=_TEMP, description=f"{wheel.upper()} tyre carcass"),
+            CarField(f"tyres/{wheel}/pressure_psi", _wheel("tyre_pressures_psi", w), TEL, "float", "psi", 1,
+                     player_rate="normal", car_rate=None, deadband=0.05, ha=_PRESSURE,
+                     description=f"{wheel.upper()} tyre pressure"),
+            CarField(f"tyres/{wheel}/wear_pct", _wheel("tyre_wear_pct", w), DAMAGE, "float", "%", 1,
+                     player_rate="normal", car_rate=None, deadband=0.1, ha=_PCT,
+                     description=f"{wheel.upper()} tyre wear"),
+            CarField(f"tyres/{wheel}/damage_pct", _wheel("tyre_damage_pct", w), DAMAGE, "int", "%",
+                     player_rate="on_change", car_rate=None, ha=_PCT, description=f"{wheel.upper()} tyre damage"),
+            CarField(f"brakes/{wheel}/temp_c", _wheel("brake_temps_c", w), TEL, "int", "°C", player_rate="normal",
+                     car_rate=None, deadband=2, ha=_TEMP, description=f"{wheel.upper()} brake temperature"),
+        )
+    ],
+]
+
+
+def _session(attr: str) -> Callable[[Any], Any]:
+    return lambda ctx: getattr(ctx.state, attr)
+
+
+def _session_enum(enum: str, attr: str) -> Callable[[Any], Any]:
+    def read(ctx: Any) -> str | None:
+        value = getattr(ctx.state, attr)
+        return None if value is None else slug(enum, ctx.state.packet_format, value)
+
+    return read
+
+
+def _best_lap_car(ctx: Any) -> str | None:
+    best = ctx.state.best_lap
+    return None if best is None else ctx.state.cars[best[1]].name
+
+
+SESSION_FIELDS: list[Field] = [
+    Field("session/track", "session", _session_enum("trackId", "track_id"), "session", "enum", rate="on_change",
+          ha=_TEXT, description="track"),
+    Field("session/track_length_m", "session", _session("track_length_m"), "session", "int", "m", rate="on_change",
+          description="track length"),
+    Field("session/type", "session", _session_enum("sessionType", "session_type_id"), "session", "enum",
+          rate="on_change", ha=_TEXT, description="practice, qualifying, race, time trial..."),
+    Field("session/formula", "session", _session_enum("formula", "formula_id"), "session", "enum", rate="on_change",
+          description="car class"),
+    Field("session/weather", "session", _session_enum("weather", "weather_id"), "session", "enum", rate="on_change",
+          ha=_ENUM, description="weather now"),
+    Field("session/track_temp_c", "session", _session("track_temp_c"), "session", "int", "°C", rate="on_change",
+          ha=Ha(device_class="temperature", unit="°C"), prom=Prom("session_track_temperature_celsius", "track temperature"),
+          description="track temperature"),
+    Field("session/air_temp_c", "session", _session("air_temp_c"), "session", "int", "°C", rate="on_change",
+          ha=Ha(device_class="temperature", unit="°C"), prom=Prom("session_air_temperature_celsius", "air temperature"),
+          description="air temperature"),
+    Field("session/total_laps", "session", _session("total_laps"), "session", "int", "laps", rate="on_change",
+          ha=_COUNT, prom=Prom("session_total_laps", "laps in the race"), description="laps in the race"),
+    Field("session/time_left_s", "session", _session("time_left_s"), "session", "int", "s", rate="normal",
+          ha=Ha(device_class="duration", unit="s", enabled=False),
+          prom=Prom("session_time_left_seconds", "time left in the session"), description="time left"),
+    Field("session/safety_car", "session", _session_enum("safetyCarStatus", "safety_car_id"), "session", "enum",
+          rate="on_change", ha=_ENUM, description="safety car status"),
+    Field("session/pit_speed_limit_kph", "session", _session("pit_speed_limit_kph"), "session", "int", "km/h",
+          rate="on_change", description="pit lane speed limit"),
+    Field("session/paused", "session", _session("paused"), "session", "bool", rate="on_change", ha=_BOOL,
+          description="network game paused"),
+    Field("session/network_game", "session", _session("network_game"), "session", "bool", rate="on_change",
+          description="online session"),
+    Field("session/uid", "session", lambda ctx: str(ctx.state.session_uid) if ctx.state.session_uid else None,
+          "session.reset", "text", rate="on_change", description="the game's session id"),
+    Field("session/active_cars", "session", lambda ctx: len(ctx.state.active), "active", "int", rate="on_change",
+          ha=_COUNT, prom=Prom("session_active_cars", "cars in the session"), description="cars in the session"),
+    Field("session/best_lap_ms", "session", _opt(lambda ctx: ctx.state.best_lap[0]), "bests", "int", "ms",
+          rate="on_change", ha=_DURATION_MS, description="overall best valid lap"),
+    Field("session/best_lap_driver", "session", _best_lap_car, "bests", "text", rate="on_change", ha=_TEXT,
+          description="who set the overall best lap"),
+    Field("session/red_flag", "session", _session("red_flag"), "events", "bool", rate="on_change", ha=_BOOL,
+          description="red flag shown"),
+    Field("session/start_lights", "session", _session("start_lights"), "events", "int", rate="on_change",
+          description="start lights lit (0 after lights out)"),
+    Field("session/chequered_flag", "session", _session("chequered_flag"), "events", "bool", rate="on_change",
+          description="chequered flag shown"),
+]
+
+
+def _bridge(attr: str) -> Callable[[Any], Any]:
+    return lambda ctx: getattr(ctx.status, attr)
+
+
+_DIAG = Ha(diagnostic=True)
+
+STATUS_FIELDS: list[Field] = [
+    Field("game/receiving", "game", _bridge("receiving"), "game", "bool", rate="on_change", qos=1,
+          ha=Ha(component="binary_sensor", device_class="connectivity", state_class=None, diagnostic=True),
+          description="telemetry is arriving from the game"),
+    Field("game/source", "game", _bridge("source"), "game", "text", rate="on_change", ha=Ha(state_class=None,
+          diagnostic=True), description="address the telemetry comes from"),
+    Field("game/format", "game", lambda ctx: ctx.state.packet_format if ctx.state.session_uid else None,
+          "session.reset", "int", rate="on_change", ha=Ha(state_class=None, diagnostic=True),
+          description="UDP format (2023, 2024, 2025, 2026)"),
+    Field("game/version", "game", lambda ctx: ctx.state.game_version or None, "session.reset", "text",
+          rate="on_change", description="game version"),
+    Field("bridge/packets_per_s", "bridge", _bridge("packets_per_s"), "bridge", "float", "1/s", 1, rate="slow",
+          ha=_DIAG, description="datagrams received per second"),
+    Field("bridge/messages_per_s", "bridge", _bridge("messages_per_s"), "bridge", "float", "1/s", 1, rate="slow",
+          ha=_DIAG, description="MQTT messages published per second"),
+    Field("bridge/dropped", "bridge", _bridge("dropped_total"), "bridge", "int", rate="slow",
+          ha=Ha(state_class="total_increasing", diagnostic=True), description="datagrams dropped since start"),
+    Field("bridge/version", "bridge", _bridge("version"), "bridge", "text", rate="on_change",
+          ha=Ha(state_class=None, diagnostic=True), description="rigbridge version"),
+]
+
+
+def _lights(attr: str) -> Callable[[Any], Any]:
+    return lambda ctx: getattr(ctx.lights, attr)
+
+
+LIGHT_FIELDS: list[Field] = [
+    Field("lights/rev_bits", "lights", _lights("rev_bits"), TEL, "int", rate="realtime", retain=False,
+          description="the game's rev lights: 15 LEDs, bit 0 leftmost"),
+    Field("lights/rev_pct", "lights", _lights("rev_pct"), TEL, "int", "%", rate="realtime", retain=False,
+          prom=Prom("player_rev_lights_ratio", "the game's rev lights, 0 to 1", 0.01),
+          description="the game's rev lights percent"),
+    Field("lights/shift", "lights", _lights("shift"), TEL, "bool", rate="realtime", retain=False,
+          ha=Ha(component="binary_sensor", state_class=None, enabled=False), description="at the game's shift point"),
+    Field("lights/drs", "lights", _lights("drs"), TEL, "enum", rate="realtime", retain=False,
+          description="off, allowed or active"),
+    Field("lights/flag", "lights", _lights("flag"), STATUS, "enum", rate="realtime", retain=False, ha=_ENUM,
+          description="none, green, blue, yellow, red, safety_car, virtual_safety_car"),
+    Field("lights/pit_limiter", "lights", _lights("pit_limiter"), STATUS, "bool", rate="realtime", retain=False,
+          description="pit limiter on"),
+    Field("lights/leds", "lights", _lights("leds"), TEL, "text", rate="realtime", retain=False,
+          description="LED frame: RRGGBB hex per LED, left to right"),
+]
+
+CATALOG: list[Field] = [*STATUS_FIELDS, *SESSION_FIELDS, *_car_fields(CAR_FIELDS), *LIGHT_FIELDS]
+
+EVENT_TOPIC = "event/{code}"  # JSON, never retained, QoS 1: one message per event
+
+
+def by_path() -> dict[str, Field]:
+    return {f.path: f for f in CATALOG}
+
+
+def _check() -> None:
+    seen: set[str] = set()
+    for f in CATALOG:
+        assert f.rate in RATE_CLASSES, f.path
+        assert f.path not in seen, f"duplicate topic {f.path}"
+        assert not (f.retain and f.rate == "realtime"), f"realtime topic {f.path} must not be retained"
+        seen.add(f.path)
+
+
+_check()

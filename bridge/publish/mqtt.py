@@ -1,0 +1,265 @@
+"""The broker connection: availability, reconnects with backoff, the retained snapshot, and the sender.
+
+One task owns the connection. On every (re)connect it publishes `status=online` (the Last Will says `offline`),
+asks the engine for the full snapshot from memory, then sends deltas as the engine produces them. A dead
+connection is noticed within about 1.5x keepalive even when we only publish: a QoS 1 heartbeat must be
+acknowledged within half a keepalive. Credentials or TLS rejected on the first connection are a configuration
+problem and end the program with a message a person can act on; any later network trouble is retried forever
+with exponential backoff and jitter, one log line per change of state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from bridge.config import MqttSettings, Settings
+from bridge.publish.engine import Message, PublishEngine
+from bridge.status import BridgeStatus
+
+log = logging.getLogger("rigbridge.mqtt")
+
+STOP_FLUSH_S = 2.0
+BATCH = 512  # messages handed to the client at once; the rest stay in the latest-wins map meanwhile
+# CONNACK codes that mean "fix your configuration", in MQTT 3.1.1 (4, 5) and MQTT 5 (134, 135, 138, 140).
+AUTH_CODES = {4, 5, 134, 135, 138, 140}
+
+
+class FatalMqttError(Exception):
+    """The broker rejected us for a reason retrying cannot fix (credentials, TLS verification)."""
+
+
+class Backoff:
+    """Exponential backoff with full jitter and a cap; `reset()` after a success."""
+
+    def __init__(self, minimum: float, maximum: float, rng: random.Random | None = None) -> None:
+        self.minimum, self.maximum = minimum, maximum
+        self._rng = rng or random.Random()
+        self._ceiling = minimum
+
+    def next(self) -> float:
+        delay = self._rng.uniform(self.minimum, self._ceiling)
+        self._ceiling = min(self.maximum, self._ceiling * 2)
+        return delay
+
+    def reset(self) -> None:
+        self._ceiling = self.minimum
+
+
+def tls_context(mqtt: MqttSettings) -> ssl.SSLContext | None:
+    if not mqtt.tls.enabled:
+        return None
+    context = ssl.create_default_context(cafile=mqtt.tls.ca_file)
+    if mqtt.tls.cert_file:
+        context.load_cert_chain(mqtt.tls.cert_file, mqtt.tls.key_file)
+    if mqtt.tls_insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _reason_code(exc: BaseException) -> int | None:
+    rc = getattr(exc, "rc", None)
+    return getattr(rc, "value", rc) if rc is not None else None
+
+
+def describe_failure(exc: BaseException, mqtt: MqttSettings) -> tuple[str, bool]:
+    """(message a person can act on, fatal at start?)."""
+    where = f"{mqtt.host}:{mqtt.port}"
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return (
+            f"TLS certificate of broker {where} could not be verified ({cause or exc}): set mqtt.tls.ca_file to the "
+            "CA that signed it, or mqtt.tls_insecure: true to skip verification (unsafe)",
+            True,
+        )
+    if _reason_code(exc) in AUTH_CODES:
+        user = mqtt.username or "(no username)"
+        return (
+            f"broker {where} rejected the login for user {user} ({exc}): check mqtt.username and the password "
+            "(RIGBRIDGE_MQTT_PASSWORD, mqtt.password_file or mqtt.password) and the broker's password file",
+            True,
+        )
+    return f"broker {where} unreachable: {exc}", False
+
+
+class MqttLink:
+    """Runs the connection until `stop` is set; then flushes, publishes `offline` and disconnects cleanly."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: PublishEngine,
+        status: BridgeStatus,
+        *,
+        on_connect: Callable[[aiomqtt.Client], Awaitable[None]] | None = None,
+        on_message: Callable[[aiomqtt.Message], None] | None = None,
+        subscriptions: tuple[str, ...] = (),
+    ) -> None:
+        self.settings = settings
+        self.mqtt = settings.mqtt
+        self.engine = engine
+        self.status = status
+        self.status_topic = f"{engine.root}/status"
+        self.heartbeat_topic = f"{engine.root}/bridge/uptime_s"
+        self._on_connect = on_connect
+        self._on_message = on_message
+        self._subscriptions = subscriptions
+        self._wake = asyncio.Event()
+        self._backoff = Backoff(self.mqtt.reconnect_min_s, self.mqtt.reconnect_max_s)
+        self._expiry: Properties | None = None
+        if self.mqtt.protocol == 5 and settings.publish.expiry_s > 0:
+            self._expiry = Properties(PacketTypes.PUBLISH)
+            self._expiry.MessageExpiryInterval = settings.publish.expiry_s
+        self.connected = asyncio.Event()
+        self.connections = 0
+
+    def wake(self) -> None:
+        """The engine has something pending (called synchronously after each packet)."""
+        self._wake.set()
+
+    def _client(self) -> aiomqtt.Client:
+        m = self.mqtt
+        client = aiomqtt.Client(
+            m.host,
+            m.port,
+            identifier=m.client_id,
+            username=m.username,
+            password=m.password,
+            protocol=aiomqtt.ProtocolVersion.V5 if m.protocol == 5 else aiomqtt.ProtocolVersion.V311,
+            keepalive=m.keepalive,
+            will=aiomqtt.Will(self.status_topic, "offline", qos=1, retain=True),
+            tls_context=tls_context(m),
+            timeout=max(5.0, m.keepalive / 2),
+            max_queued_outgoing_messages=10_000,  # paho's own queue, bounded as a last line of defence
+        )
+        client.pending_calls_threshold = BATCH  # we keep at most one batch in flight, by design
+        return client
+
+    def _set_state(self, state: str, detail: str = "") -> None:
+        if self.status.broker_state != state:
+            self.status.broker_state = state
+            log.info("broker %s:%s %s%s", self.mqtt.host, self.mqtt.port, state, f": {detail}" if detail else "")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                async with self._client() as client:
+                    await self._session(client, stop)
+                    return  # stopped cleanly
+            except aiomqtt.MqttError as exc:
+                message, fatal = describe_failure(exc, self.mqtt)
+                if fatal and self.connections == 0:  # never connected: a configuration problem
+                    self._set_state("stopped", message)
+                    raise FatalMqttError(message) from exc
+                self.status.broker_connected = False
+                self.connected.clear()
+                delay = self._backoff.next()
+                self._set_state("reconnecting", f"{message}; retrying in {delay:.1f} s")
+                try:
+                    await asyncio.wait_for(stop.wait(), delay)
+                except TimeoutError:
+                    pass
+        self._set_state("stopped")
+
+    async def _session(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
+        self.connections += 1
+        if self.connections > 1:
+            self.status.reconnects += 1
+        await client.publish(self.status_topic, "online", qos=1, retain=True)
+        for topic in self._subscriptions:
+            await client.subscribe(topic, qos=1)
+        self.status.broker_connected = True
+        self.connected.set()
+        self._set_state("connected")
+        self._backoff.reset()
+        self.engine.snapshot()
+        if self._on_connect is not None:
+            await self._on_connect(client)
+        self._wake.set()
+        tasks = [
+            asyncio.create_task(self._send_loop(client, stop)),
+            asyncio.create_task(self._heartbeat(client)),
+        ]
+        if self._subscriptions:
+            tasks.append(asyncio.create_task(self._listen(client)))
+        try:
+            # The sender returns once stop is set and the last values are out; the others only end by failing.
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            error = task.exception()
+            if error is not None:
+                raise error if isinstance(error, aiomqtt.MqttError) else aiomqtt.MqttError(repr(error)) from error
+        await client.publish(self.status_topic, "offline", qos=1, retain=True)
+        self.status.broker_connected = False
+        self.connected.clear()
+
+    async def _send_loop(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            while True:
+                if not self.engine.has_pending():
+                    if stop.is_set():
+                        return
+                    waker = asyncio.ensure_future(self._wake.wait())
+                    await asyncio.wait((waker, stopper), return_when=asyncio.FIRST_COMPLETED)
+                    waker.cancel()
+                    self._wake.clear()
+                    if stop.is_set():
+                        await asyncio.wait_for(self._flush(client), STOP_FLUSH_S)
+                        return
+                    continue
+                await self._flush(client)
+        finally:
+            stopper.cancel()
+
+    async def _flush(self, client: aiomqtt.Client) -> None:
+        batch = self.engine.take(BATCH)
+        if not batch:
+            return
+        results = await asyncio.gather(*(self._publish(client, m) for m in batch), return_exceptions=True)
+        now_ns = time.monotonic_ns()
+        error: BaseException | None = None
+        for message, result in zip(batch, results, strict=True):
+            if isinstance(result, BaseException):
+                self.engine.failed(message)
+                self.status.publish_failures += 1
+                error = error or result
+            else:
+                self.engine.sent(message)
+                self.status.published[message.rate] += 1
+                if message.origin_ns:
+                    self.status.latency.observe((now_ns - message.origin_ns) / 1e9)
+        self.status.pending = self.engine.pending_size()
+        if error is not None:
+            raise error if isinstance(error, aiomqtt.MqttError) else aiomqtt.MqttError(str(error))
+
+    def _publish(self, client: aiomqtt.Client, m: Message) -> Awaitable[None]:
+        properties = self._expiry if m.expires else None
+        return client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain, properties=properties)
+
+    async def _heartbeat(self, client: aiomqtt.Client) -> None:
+        """A QoS 1 message every half keepalive, acknowledged within half a keepalive, or the link is dead."""
+        interval = self.mqtt.keepalive / 2
+        while True:
+            await asyncio.sleep(interval)
+            uptime = f"{self.status.uptime_s:.0f}"
+            await client.publish(self.heartbeat_topic, uptime, qos=1, timeout=interval)
+
+    async def _listen(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            if self._on_message is not None:
+                self._on_message(message)
+
