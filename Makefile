@@ -24,3 +24,9 @@ bench: install
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# ESPHome (for examples/esphome and tests/examples) lives in its own virtualenv: it is large and pins its own deps.
+.PHONY: examples-venv
+examples-venv:
+	$(PYTHON) -m venv .venv/esphome
+	.venv/esphome/bin/pip install --quiet esphome==2026.6.5
