@@ -49,6 +49,7 @@ class CaptureReader:
         self.path = Path(path)
         self.start_ns = 0
         self.truncated = False
+        self.records = 0  # complete records with a good CRC, yielded so far
         self.corrupt = 0  # records whose CRC did not match (skipped)
         self.valid_bytes = 0  # length of the valid prefix of the file
 
@@ -72,6 +73,7 @@ class CaptureReader:
                 if zlib.crc32(data) != crc:
                     self.corrupt += 1
                     continue
+                self.records += 1
                 yield CaptureRecord(t_ns, data)
 
 
@@ -113,7 +115,16 @@ class CaptureWriter:
             self._file.write(FILE_HEADER.pack(MAGIC, VERSION, FILE_HEADER.size, wall_ns(), 0))
             self._origin = clock_ns()
 
+    @property
+    def origin_ns(self) -> int:
+        """The clock reading (`clock_ns`, monotonic by default) that is t_ns 0 in this file's timeline.
+
+        A receiver that timestamps with `time.monotonic_ns()` writes `write(data, t - writer.origin_ns)`.
+        """
+        return self._origin
+
     def write(self, data: bytes, t_ns: int | None = None) -> None:
+        """Append one record; `t_ns` is nanoseconds since `origin_ns` (default: now by `clock_ns`)."""
         if len(data) > MAX_DATAGRAM:
             raise ValueError(f"datagram of {len(data)} bytes does not fit a capture record")
         if t_ns is None:

@@ -1,0 +1,482 @@
+"""`rigbridge record` and `rigbridge replay`: UDP to a capture file and back, with the original timing.
+
+record: the same `UdpReceiver` the daemon uses (no allow-list, no forwarding) appends every datagram with its
+receive timestamp to a capture; a status line shows packets, bytes, rate and duration. SIGINT/SIGTERM or
+`--duration` stop it; the file is flushed four times a second, so a crash loses at most a fraction of a second.
+
+replay: sends each record at `start + (t_ns - t_first) / speed` on `time.perf_counter_ns`. It sleeps for the bulk
+of a gap and busy-waits the last `SPIN_NS`, because `time.sleep` can wake up late by a fraction of a millisecond
+(timer slack, scheduler); busy-waiting the tail keeps every datagram within well under a millisecond of its
+schedule. The schedule is absolute, so a late datagram (a pause, a page fault) does not shift the ones after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import dataclasses
+import ipaddress
+import math
+import signal
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+from bridge.config import UdpSettings, _parse_hostport, default_settings
+from bridge.ingest.capture import CaptureError, CaptureReader, CaptureRecord, CaptureWriter, is_capture
+from bridge.ingest.forward import format_hostport, resolve_target
+from bridge.ingest.stats import IngestStats
+from bridge.ingest.udp import PortInUseError, UdpReceiver
+
+__all__ = [
+    "DEFAULT_REPLAY_TARGET",
+    "LATE_NS",
+    "SPIN_NS",
+    "STATUS_INTERVAL_S",
+    "parse_target",
+    "record_main",
+    "replay_main",
+]
+
+DEFAULT_REPLAY_TARGET = "127.0.0.1:20777"
+STATUS_INTERVAL_S = 0.25
+SPIN_NS = 1_000_000  # busy-wait this long before each due time instead of sleeping
+LATE_NS = 1_000_000  # a datagram sent later than this after its due time counts as late (and is reported)
+_BAR_WIDTH = 24
+
+
+def parse_target(text: str) -> tuple[str, int]:
+    """'host:port' or '[v6]:port' -> (host, port), validated like `udp.forward` entries; raises ValueError."""
+    return _parse_hostport(text)
+
+
+def _human_bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError("unreachable")
+
+
+def _clock(seconds: float) -> str:
+    minutes, sec = divmod(max(seconds, 0.0), 60)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours}:{minutes:02d}:{sec:04.1f}"
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+# =============================================================================================== record
+
+
+def record_main(
+    path: str,
+    *,
+    port: int = 20777,
+    bind: str = "0.0.0.0",
+    duration: float | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Record UDP datagrams to a capture until SIGINT/SIGTERM or `duration` seconds; returns the exit code."""
+    err = sys.stderr if err is None else err
+    if not 0 <= port <= 65535:
+        print(f"rigbridge record: --port must be from 0 to 65535 (got {port})", file=err)
+        return 2
+    if duration is not None and not (duration > 0 and math.isfinite(duration)):
+        print(f"rigbridge record: --duration must be a positive number of seconds (got {duration})", file=err)
+        return 2
+    try:
+        ipaddress.ip_address(bind)
+    except ValueError:
+        print(f"rigbridge record: --bind must be an IP address, e.g. 0.0.0.0, 127.0.0.1 or :: (got {bind})", file=err)
+        return 2
+    udp = dataclasses.replace(default_settings().udp, bind=bind, port=port, allow_from=(), forward=())
+    try:
+        return asyncio.run(_Recorder(Path(path), udp, duration, err).run())
+    except KeyboardInterrupt:  # Ctrl-C before the recorder's own handler was in place: nothing recorded yet
+        print("rigbridge record: interrupted", file=err)
+        return 130
+
+
+class _Recorder:
+    def __init__(self, path: Path, udp: UdpSettings, duration: float | None, err: TextIO) -> None:
+        self.path = path
+        self.udp = udp
+        self.duration = duration
+        self.err = err
+        self.failure: OSError | None = None
+        self.stop = asyncio.Event()
+        self.writer: CaptureWriter | None = None
+        self._origin = 0
+        self._rate_window: collections.deque[tuple[float, int]] = collections.deque()
+
+    def _say(self, text: str) -> None:
+        print(f"rigbridge record: {text}", file=self.err, flush=True)
+
+    async def run(self) -> int:
+        appending = self.path.is_file() and self.path.stat().st_size > 0
+        stats = IngestStats()
+        receiver = UdpReceiver(self.udp, self._on_datagram, stats)
+        try:
+            await receiver.start()
+        except PortInUseError as exc:
+            self._say(str(exc))
+            return 1
+        except OSError as exc:
+            self._say(f"cannot listen on UDP {format_hostport(self.udp.bind, self.udp.port)}: {_reason(exc)}")
+            return 1
+        # No await between binding and opening the file: no datagram can arrive before the writer exists.
+        try:
+            writer = self.writer = CaptureWriter(self.path)
+        except CaptureError as exc:
+            receiver.close()
+            self._say(f"{exc}; refusing to append to it (choose another file name)")
+            return 2
+        except OSError as exc:
+            receiver.close()
+            self._say(f"{self.path}: cannot open for writing: {_reason(exc)}")
+            return 1
+        self._origin = writer.origin_ns
+
+        loop = asyncio.get_running_loop()
+        installed = self._install_signals(loop)
+        host, bound_port = receiver.address
+        verb = "appending to" if appending else "writing"
+        self._say(f"recording UDP on {format_hostport(host, bound_port)}, {verb} {self.path} (Ctrl-C to stop)")
+        started = time.monotonic()
+        deadline = None if self.duration is None else started + self.duration
+        try:
+            while not self.stop.is_set():
+                timeout = STATUS_INTERVAL_S
+                if deadline is not None:
+                    timeout = min(timeout, deadline - time.monotonic())
+                if timeout > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.stop.wait(), timeout)
+                try:
+                    writer.flush()
+                except OSError as exc:
+                    self.failure = self.failure or exc
+                    break
+                self._status(time.monotonic() - started, receiver)
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+        finally:
+            drops = receiver.kernel_drops()
+            receiver.close()
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+        elapsed = time.monotonic() - started
+        print(file=self.err)  # end the status line
+        if not self._close_writer():
+            return 1
+        summary = (
+            f"recorded {writer.records} packets ({_human_bytes(writer.bytes)}) in {elapsed:.1f} s, "
+            f"{writer.records / elapsed if elapsed > 0 else 0:.0f} packets/s, to {self.path}"
+        )
+        if drops:
+            summary += f"; {drops} datagrams dropped by the kernel (receive buffer full)"
+        self._say(summary)
+        return 0
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> list[int]:
+        installed = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self.stop.set)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+                continue
+            installed.append(sig)
+        return installed
+
+    def _status(self, elapsed: float, receiver: UdpReceiver) -> None:
+        writer = self.writer
+        assert writer is not None
+        now = time.monotonic()
+        window = self._rate_window
+        window.append((now, writer.records))
+        while len(window) > 1 and now - window[0][0] > 1.0:
+            window.popleft()
+        t0, n0 = window[0]
+        rate = (writer.records - n0) / (now - t0) if now > t0 else 0.0
+        drops = receiver.kernel_drops()
+        extra = f"  {drops} dropped by kernel" if drops else ""
+        line = (
+            f"\r{writer.records} packets  {_human_bytes(writer.bytes)}  {rate:.0f} packets/s  "
+            f"{_clock(elapsed)}{extra}"
+        )
+        self.err.write(f"{line:<72}")
+        self.err.flush()
+
+    def _on_datagram(self, data: bytes, addr: tuple, t_ns: int) -> None:
+        writer = self.writer
+        if writer is None or self.failure is not None:
+            return
+        try:
+            writer.write(data, max(t_ns - self._origin, 0))
+        except OSError as exc:  # ENOSPC, EIO, ...: stop and report, never a traceback
+            self.failure = exc
+            self.stop.set()
+
+    def _close_writer(self) -> bool:
+        """Close (and so flush) the capture; False, after saying why, if writing failed now or earlier."""
+        writer = self.writer
+        if writer is not None:
+            try:
+                writer.close()
+            except OSError as exc:
+                self.failure = self.failure or exc
+        if self.failure is not None:
+            self._say(f"{self.path}: cannot write: {_reason(self.failure)}; the capture is incomplete")
+            return False
+        return True
+
+
+# =============================================================================================== replay
+
+
+@dataclasses.dataclass
+class _Scan:
+    records: int = 0
+    first_t: int = 0
+    last_t: int = 0
+
+
+def _scan(path: Path) -> _Scan:
+    scan = _Scan()
+    for record in CaptureReader(path):
+        if scan.records == 0:
+            scan.first_t = record.t_ns
+        scan.last_t = record.t_ns
+        scan.records += 1
+    return scan
+
+
+class _Progress:
+    def __init__(self, err: TextIO, total: int, span_s: float | None) -> None:
+        self.err = err
+        self.total = total
+        self.span_s = span_s
+        self.next_at = 0
+
+    def draw(self, now_ns: int, pass_start_ns: int, sent_in_pass: int, sent_total: int, passes: int) -> None:
+        self.next_at = now_ns + int(STATUS_INTERVAL_S * 1e9)
+        fraction = min(sent_in_pass / self.total, 1.0) if self.total else 1.0
+        filled = int(round(fraction * _BAR_WIDTH))
+        elapsed = (now_ns - pass_start_ns) / 1e9
+        timing = f"{elapsed:.1f}/{self.span_s:.1f} s" if self.span_s is not None else f"{elapsed:.1f} s"
+        loops = f"  pass {passes}, {sent_total} sent in all" if passes > 1 else ""
+        line = (
+            f"\r[{'#' * filled}{'-' * (_BAR_WIDTH - filled)}] {fraction * 100:5.1f}%  "
+            f"{sent_in_pass}/{self.total} packets  {timing}{loops}"
+        )
+        self.err.write(f"{line:<80}")
+        self.err.flush()
+
+
+def replay_main(
+    path: str,
+    *,
+    to: str = DEFAULT_REPLAY_TARGET,
+    speed: float = 1.0,
+    max_speed: bool = False,
+    loop: bool = False,
+    err: TextIO | None = None,
+) -> int:
+    """Send a capture's datagrams to `to` with the recorded timing (scaled by 1/speed); returns the exit code."""
+    err = sys.stderr if err is None else err
+    try:
+        return _replay(path, to, speed, max_speed, loop, err)
+    except KeyboardInterrupt:  # Ctrl-C while still reading the capture, before anything was sent
+        print("\nrigbridge replay: interrupted", file=err)
+        return 130
+
+
+def _replay(path: str, to: str, speed: float, max_speed: bool, loop: bool, err: TextIO) -> int:
+    def fail(message: str, code: int = 2) -> int:
+        print(f"rigbridge replay: {message}", file=err, flush=True)
+        return code
+
+    if not max_speed and not (speed > 0 and math.isfinite(speed)):
+        return fail(f"--speed must be a positive number (got {speed})")
+    try:
+        host, port = parse_target(to)
+    except ValueError as exc:
+        return fail(f"--to {to!r}: {exc}")
+    try:
+        family, address = resolve_target(host, port)
+    except OSError as exc:
+        return fail(f"--to {to}: cannot resolve {host}: {_reason(exc)}")
+    capture = Path(path)
+    try:
+        if not is_capture(capture):
+            return fail(
+                f"{path}: not a rigbridge capture file (replay needs a file made by `rigbridge record`; "
+                "`rigbridge decode` also reads raw .bin datagrams)"
+            )
+        scan = _scan(capture)
+    except CaptureError as exc:
+        return fail(str(exc))
+    except OSError as exc:
+        return fail(f"{path}: cannot read: {_reason(exc)}")
+
+    span_ns = scan.last_t - scan.first_t
+    if max_speed:
+        span_s = None
+        pass_gap_ns = 0
+    else:
+        span_s = span_ns / speed / 1e9
+        # Between passes of --loop: one mean inter-arrival gap, so the seam looks like any other frame.
+        mean_gap = span_ns / (scan.records - 1) if scan.records > 1 else 1e9
+        pass_gap_ns = int(mean_gap / speed)
+    progress = _Progress(err, scan.records, span_s)
+    sender = _Sender(capture, family, address, speed, max_speed, scan, progress)
+    target = format_hostport(host, port)
+    print(
+        f"rigbridge replay: {scan.records} packets over {span_ns / 1e9:.1f} s to {target}"
+        + (" as fast as possible" if max_speed else f" at speed {speed:g}")
+        + (", looping (Ctrl-C to stop)" if loop else ""),
+        file=err,
+        flush=True,
+    )
+    interrupted = False
+    started = time.perf_counter_ns()
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sender.sock = sock
+            pass_start = started
+            while True:
+                pass_end = sender.play_pass(pass_start)
+                if not loop or scan.records == 0:
+                    break
+                pass_start = pass_end + pass_gap_ns
+    except KeyboardInterrupt:
+        interrupted = True
+    except CaptureError as exc:  # the file was replaced while we were playing it
+        print(file=err)
+        return fail(str(exc))
+    except OSError as exc:
+        print(file=err)
+        return fail(f"{path}: cannot read: {_reason(exc)}", code=1)
+    elapsed = (time.perf_counter_ns() - started) / 1e9
+    print(file=err)  # end the progress line
+    summary = f"sent {sender.sent} packets ({_human_bytes(sender.sent_bytes)}) in {elapsed:.1f} s to {target}"
+    if sender.passes > 1:
+        summary += f" ({sender.passes} passes)"
+    if interrupted:
+        summary += ", interrupted"
+    print(f"rigbridge replay: {summary}", file=err)
+    if not max_speed and sender.sent:
+        if sender.late:
+            timing = (
+                f"{sender.late} of {sender.sent + sender.send_errors} datagrams sent more than "
+                f"{LATE_NS / 1e6:g} ms late (worst {sender.worst_late_ns / 1e6:.1f} ms): the system was busy"
+            )
+        else:
+            timing = f"every datagram sent within {LATE_NS / 1e6:g} ms of its recorded time"
+        print(f"rigbridge replay: timing: {timing}", file=err)
+    reader = sender.last_reader
+    if reader is not None and reader.corrupt:
+        print(f"rigbridge replay: {reader.corrupt} records skipped (CRC mismatch)", file=err)
+    if reader is not None and reader.truncated:
+        print(f"rigbridge replay: capture truncated after {reader.records} records", file=err)
+    if sender.send_errors:
+        print(f"rigbridge replay: {sender.send_errors} datagrams could not be sent ({sender.last_error})", file=err)
+    err.flush()
+    if sender.send_errors:
+        return 1
+    if interrupted and not loop:
+        return 130
+    return 0
+
+
+class _Sender:
+    def __init__(
+        self,
+        path: Path,
+        family: int,
+        address: tuple,
+        speed: float,
+        max_speed: bool,
+        scan: _Scan,
+        progress: _Progress,
+    ) -> None:
+        self.path = path
+        self.family = family
+        self.address = address
+        self.speed = speed
+        self.max_speed = max_speed
+        self.scan = scan
+        self.progress = progress
+        self.sock: socket.socket | None = None
+        self.sent = 0
+        self.sent_bytes = 0
+        self.send_errors = 0
+        self.last_error = ""
+        self.late = 0  # datagrams that left more than LATE_NS after their due time
+        self.worst_late_ns = 0
+        self.passes = 0
+        self.last_reader: CaptureReader | None = None
+
+    def _records(self) -> Iterator[CaptureRecord]:
+        reader = self.last_reader = CaptureReader(self.path)
+        return iter(reader)
+
+    def play_pass(self, start_ns: int) -> int:
+        """Send every record once, record i at `start_ns + (t_i - t_first) / speed`; returns the last due time."""
+        sock = self.sock
+        assert sock is not None
+        self.passes += 1
+        clock = time.perf_counter_ns
+        sleep = time.sleep
+        address = self.address
+        first_t = self.scan.first_t
+        speed = self.speed
+        unit_speed = speed == 1.0
+        max_speed = self.max_speed
+        progress = self.progress
+        sent_in_pass = 0
+        due = start_ns
+        for record in self._records():
+            now = clock()
+            if max_speed:
+                if now >= progress.next_at:
+                    progress.draw(now, start_ns, sent_in_pass, self.sent, self.passes)
+            else:
+                offset = record.t_ns - first_t
+                due = start_ns + (offset if unit_speed else int(offset / speed))
+                # Draw while there is time to spare before the next send (or anyway once a second is overdue).
+                overdue = now >= progress.next_at + 1_000_000_000
+                if now >= progress.next_at and (due - now > 2 * SPIN_NS or overdue):
+                    progress.draw(now, start_ns, sent_in_pass, self.sent, self.passes)
+                    now = clock()
+                if due - now > SPIN_NS:
+                    sleep((due - now - SPIN_NS) / 1e9)
+                while clock() < due:
+                    pass
+            try:
+                sock.sendto(record.data, address)
+            except OSError as exc:
+                self.send_errors += 1
+                self.last_error = _reason(exc)
+            else:
+                self.sent += 1
+                self.sent_bytes += len(record.data)
+            sent_in_pass += 1
+            if not max_speed:
+                # Measured after the send: an upper bound on how late the datagram left. Late means the OS did
+                # not run us in time (a busy machine); it is reported so a user knows the timing was not faithful.
+                late = clock() - due
+                if late > LATE_NS:
+                    self.late += 1
+                    if late > self.worst_late_ns:
+                        self.worst_late_ns = late
+        now = clock()
+        progress.draw(now, start_ns, sent_in_pass, self.sent, self.passes)
+        return due if not max_speed else now

@@ -1,0 +1,270 @@
+"""The UDP receiver: one socket, a source allow-list, raw forwarding, then the datagram handler.
+
+Per datagram, in this order, all synchronously on the event loop thread:
+
+1. take `time.monotonic_ns()` once: the receive timestamp everything downstream uses;
+2. count it (`received`, `received_bytes`, `last_datagram_monotonic`);
+3. a source outside `udp.allow_from` is counted as `not_allowed` and dropped, so it is not forwarded either;
+4. forward the raw bytes to every target, before any parsing, so undecodable datagrams are forwarded too;
+5. call `on_datagram(data, addr, t_ns)`; an exception there is counted as `handler_error`, never fatal.
+
+The socket is created here rather than by asyncio so that we control it: the address family follows the bind
+address, `SO_RCVBUF` is raised (the kernel's grant is in `rcvbuf_effective`), and neither `SO_REUSEADDR` nor
+`SO_REUSEPORT` is set, so a second program on the same port is an error instead of silently sharing datagrams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import ipaddress
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bridge.config import UdpSettings
+from bridge.ingest.forward import Forwarder, format_hostport
+from bridge.ingest.stats import HANDLER_ERROR, NOT_ALLOWED, IngestStats
+
+__all__ = ["PortInUseError", "UdpReceiver", "find_port_holder", "read_kernel_drops"]
+
+DatagramHandler = Callable[[bytes, tuple, int], None]
+
+_PROC_NET = (Path("/proc/net/udp"), Path("/proc/net/udp6"))
+_ALLOW_CACHE_MAX = 1024  # source addresses whose allow-list verdict is remembered
+
+
+class PortInUseError(OSError):
+    """The UDP port is taken by another socket; the message names the port and, when known, the program."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(errno.EADDRINUSE, message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class _Protocol(asyncio.DatagramProtocol):
+    def __init__(self, receiver: UdpReceiver) -> None:
+        self.datagram_received = receiver._datagram_received  # type: ignore[method-assign]
+
+    def error_received(self, exc: Exception) -> None:
+        # A receiving socket only sees errors here for ICMP answers to something it sent; it sends nothing.
+        pass
+
+
+class UdpReceiver:
+    """Receives datagrams on `settings.bind:settings.port` and hands each one to `on_datagram`."""
+
+    def __init__(
+        self,
+        settings: UdpSettings,
+        on_datagram: DatagramHandler,
+        stats: IngestStats,
+        forwarder: Forwarder | None = None,
+    ) -> None:
+        self.settings = settings
+        self.on_datagram = on_datagram
+        self.stats = stats
+        self.forwarder = forwarder
+        self.rcvbuf_effective: int | None = None  # bytes the kernel granted for SO_RCVBUF
+        self._networks = tuple(settings.allow_from)
+        self._allowed: dict[str, bool] = {}
+        self._sock: socket.socket | None = None
+        self._transport: asyncio.DatagramTransport | None = None
+        self._inode: int | None = None
+
+    # ------------------------------------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        """Bind and start receiving; raises `PortInUseError` when the port is taken."""
+        if self._transport is not None:
+            raise RuntimeError("UdpReceiver already started")
+        sock = self._bind()
+        loop = asyncio.get_running_loop()
+        try:
+            transport, _ = await loop.create_datagram_endpoint(lambda: _Protocol(self), sock=sock)
+        except BaseException:
+            sock.close()
+            raise
+        self._sock = sock
+        self._transport = transport
+        self._inode = _socket_inode(sock)
+
+    def close(self) -> None:
+        """Stop receiving and release the port now (not on the next loop iteration), so it can be bound again."""
+        transport, self._transport = self._transport, None
+        sock, self._sock = self._sock, None
+        if transport is not None:
+            transport.close()  # unregisters the socket from the loop at once; its own close comes later
+        if sock is not None:
+            sock.close()  # the transport closing it again later is a no-op
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The bound (host, port): the real port when `udp.port` is 0."""
+        if self._sock is None:
+            raise RuntimeError("UdpReceiver not started")
+        name = self._sock.getsockname()
+        return name[0], name[1]
+
+    def _bind(self) -> socket.socket:
+        s = self.settings
+        family = socket.AF_INET6 if ipaddress.ip_address(s.bind).version == 6 else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, s.rcvbuf_bytes)
+            except OSError:
+                pass  # keep the system default; rcvbuf_effective shows what we got
+            self.rcvbuf_effective = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+            try:
+                sock.bind((s.bind, s.port))
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise PortInUseError(_port_in_use_message(s.bind, s.port)) from None
+                raise
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    # ------------------------------------------------------------------------------------------- hot path
+
+    def _datagram_received(self, data: bytes, addr: tuple) -> None:
+        t_ns = time.monotonic_ns()
+        stats = self.stats
+        stats.received += 1
+        stats.received_bytes += len(data)
+        stats.last_datagram_monotonic = t_ns / 1e9
+        if self._networks and not self._is_allowed(addr[0]):
+            stats.dropped[NOT_ALLOWED] += 1
+            return
+        if self.forwarder is not None:
+            self.forwarder.forward(data)
+        try:
+            self.on_datagram(data, addr, t_ns)
+        except Exception:
+            stats.dropped[HANDLER_ERROR] += 1
+
+    def _is_allowed(self, host: str) -> bool:
+        verdict = self._allowed.get(host)
+        if verdict is None:
+            verdict = self._check_allowed(host)
+            if len(self._allowed) >= _ALLOW_CACHE_MAX:  # many sources (a scan?): forget, stay bounded
+                self._allowed.clear()
+            self._allowed[host] = verdict
+        return verdict
+
+    def _check_allowed(self, host: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(host.split("%", 1)[0])  # drop an IPv6 zone id
+        except ValueError:
+            return False
+        candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            candidates.append(ip.ipv4_mapped)  # an IPv4 sender on a dual-stack socket
+        return any(c in net for c in candidates for net in self._networks if c.version == net.version)
+
+    # ------------------------------------------------------------------------------------------- kernel drops
+
+    def kernel_drops(self) -> int | None:
+        """Datagrams the kernel dropped for this socket (receive buffer full) since it was bound; None if unknown."""
+        if self._inode is None:
+            return None
+        return read_kernel_drops(self._inode)
+
+    def update_kernel_drops(self) -> int:
+        """Add new kernel drops to `stats.dropped["kernel_overflow"]`; returns how many were new."""
+        return self.stats.update_kernel_drops(self.kernel_drops())
+
+
+# ----------------------------------------------------------------------------------------------- /proc helpers
+
+
+def _socket_inode(sock: socket.socket) -> int | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return os.fstat(sock.fileno()).st_ino
+    except OSError:
+        return None
+
+
+def _proc_udp_rows() -> list[list[str]]:
+    """The rows of /proc/net/udp and /proc/net/udp6, split on whitespace; [] where unavailable."""
+    rows: list[list[str]] = []
+    for path in _PROC_NET:
+        try:
+            lines = path.read_text().splitlines()
+        except OSError:
+            continue
+        rows.extend(line.split() for line in lines[1:])
+    return rows
+
+
+def read_kernel_drops(inode: int) -> int | None:
+    """The `drops` column of the /proc/net/udp(6) row for a socket inode; None if not found or not Linux."""
+    wanted = str(inode)
+    for row in _proc_udp_rows():
+        # sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+        if len(row) >= 13 and row[9] == wanted:
+            try:
+                return int(row[12])
+            except ValueError:
+                return None
+    return None
+
+
+def find_port_holder(port: int) -> list[tuple[int, str]]:
+    """(pid, program name) of the processes holding a UDP socket bound to local `port`; best effort, never raises.
+
+    Only processes whose /proc/PID/fd we may read are found (all of them as root, our own otherwise).
+    """
+    try:
+        inodes = set()
+        for row in _proc_udp_rows():
+            if len(row) >= 10 and ":" in row[1]:
+                if int(row[1].rsplit(":", 1)[1], 16) == port and row[9] != "0":
+                    inodes.add(f"socket:[{row[9]}]")
+        if not inodes:
+            return []
+        holders: list[tuple[int, str]] = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                fds = list((proc / "fd").iterdir())
+            except OSError:
+                continue
+            for fd in fds:
+                try:
+                    target = os.readlink(fd)
+                except OSError:
+                    continue
+                if target in inodes:
+                    try:
+                        name = (proc / "comm").read_text().strip()
+                    except OSError:
+                        name = "?"
+                    holders.append((int(proc.name), name))
+                    break
+        return sorted(holders)
+    except Exception:
+        return []
+
+
+def _port_in_use_message(bind: str, port: int) -> str:
+    where = format_hostport(bind, port)
+    holders = find_port_holder(port) if sys.platform.startswith("linux") else []
+    if holders:
+        who = ", ".join(f"{name} (pid {pid})" for pid, name in holders)
+        text = f"UDP port {port} is already in use on {where} by {who}"
+    else:
+        text = f"UDP port {port} is already in use on {where} by another program"
+    return f"{text}; set udp.port in the config or stop the other program"
