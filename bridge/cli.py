@@ -17,10 +17,37 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     return check_config_main(args.file, out=sys.stdout)
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from bridge.app import default_config_path, run_main
+
+    return run_main(args.config or default_config_path())
+
+
+def _cmd_topics(args: argparse.Namespace) -> int:
+    from bridge.publish.topics_doc import render
+
+    sys.stdout.write(render(markdown=args.markdown))
+    return 0
+
+
 def _cmd_decode(args: argparse.Namespace) -> int:
     from bridge.games.f1.decode_cli import decode_files
 
     return decode_files(args.files, out=sys.stdout)
+
+
+def _cmd_record(args: argparse.Namespace) -> int:
+    from bridge.ingest.record import record_main
+
+    return record_main(args.file, port=args.port, bind=args.bind, duration=args.duration, err=sys.stderr)
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from bridge.ingest.record import replay_main
+
+    return replay_main(
+        args.file, to=args.to, speed=args.speed, max_speed=args.max, loop=args.loop, err=sys.stderr
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = add(
+        "run",
+        _cmd_run,
+        "the daemon: UDP telemetry in, MQTT topics, metrics and Home Assistant discovery out",
+        "rigbridge run -c config/rigbridge.yaml",
+    )
+    p.add_argument("-c", "--config", metavar="FILE", help="config file (default: ./rigbridge.yaml if present)")
+
+    p = add(
         "decode",
         _cmd_decode,
         "print each datagram (raw .bin files or rigbridge captures) as one JSON object per line",
@@ -52,12 +87,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE")
 
     p = add(
+        "topics",
+        _cmd_topics,
+        "the field catalogue: every topic with unit, payload, rate class, retain and QoS",
+        "rigbridge topics --markdown > docs/topics.md",
+    )
+    p.add_argument("--markdown", action="store_true", help="a Markdown table (docs/topics.md is this output)")
+
+    p = add(
         "check-config",
         _cmd_check_config,
         "validate a config file; exit 0, or 2 with every error as file:line: key.path: message",
         "rigbridge check-config config/rigbridge.yaml",
     )
     p.add_argument("file", metavar="FILE")
+
+    p = add(
+        "record",
+        _cmd_record,
+        "capture UDP datagrams with their timing to a file (appends to an existing capture); Ctrl-C stops",
+        "rigbridge record monza.rbcap --port 20777 --duration 600",
+    )
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--port", type=int, default=20777, help="UDP port to listen on (default 20777; 0: any free)")
+    p.add_argument("--bind", default="0.0.0.0", metavar="ADDR", help="address to listen on (default 0.0.0.0)")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
+
+    p = add(
+        "replay",
+        _cmd_replay,
+        "send a capture's datagrams as UDP with the recorded timing, with a progress bar",
+        "rigbridge replay monza.rbcap --to 127.0.0.1:20777 --speed 2",
+    )
+    p.add_argument("file", metavar="FILE")
+    p.add_argument(
+        "--to", default="127.0.0.1:20777", metavar="HOST:PORT", help="destination (default 127.0.0.1:20777)"
+    )
+    pace = p.add_mutually_exclusive_group()
+    pace.add_argument("--speed", type=float, default=1.0, metavar="X", help="time scale: 2 plays twice as fast")
+    pace.add_argument("--max", action="store_true", help="send as fast as possible, ignoring the timing")
+    p.add_argument("--loop", action="store_true", help="start again at the end, until interrupted")
     return parser
 
 

@@ -60,6 +60,7 @@ class Field:
     description: str = ""
     ha: Ha | None = None
     prom: Prom | None = None
+    source: str | None = None  # the per-car state value behind it: lets readers compare whole columns
 
     def render(self, value: Any) -> str | None:
         """The payload: plain UTF-8 text, numbers in shortest form with this field's decimals."""
@@ -101,20 +102,24 @@ def _opt(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return read
 
 
-def _enum(enum: str, attr: str) -> Callable[[Any], Any]:
-    def read(subject: Any) -> str | None:
-        value = getattr(subject, attr)
-        return None if value is None else slug(enum, subject.packet_format, value)
-
-    return read
+def _slug(enum: str) -> Callable[[Any, int], Any]:
+    return lambda value, fmt: slug(enum, fmt, value)
 
 
-def _wheel(attr: str, w: int, scale: float = 1.0) -> Callable[[Any], Any]:
-    return _opt(lambda c: getattr(c, attr)[w] * scale)
+def _wheel(w: int) -> Callable[[Any, int], Any]:
+    return lambda value, fmt: value[w]
 
 
-def _pct(attr: str) -> Callable[[Any], Any]:
-    return _opt(lambda c: getattr(c, attr) * 100.0)
+def _pct(value: Any, fmt: int) -> float:
+    return value * 100.0
+
+
+def _avg(value: Any, fmt: int) -> float:
+    return sum(value) / len(value)
+
+
+def _nonzero(value: Any, fmt: int) -> Any:
+    return value or None
 
 
 def _last_lap(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -125,16 +130,27 @@ def _last_lap(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return read
 
 
-def _avg(attr: str) -> Callable[[Any], Any]:
-    return _opt(lambda c: sum(getattr(c, attr)) / 4.0)
+def _reader(value: str, convert: Callable[[Any, int], Any] | None) -> Callable[[Any], Any]:
+    if convert is None:
+        return lambda car: getattr(car, value)
+
+    def read(car: Any) -> Any:
+        raw = getattr(car, value)
+        return None if raw is None else convert(raw, car.packet_format)
+
+    return read
 
 
 @dataclass(frozen=True)
 class CarField:
-    """A value every car has; published for the player (`player_rate`) and per car (`car_rate`)."""
+    """A value every car has; published for the player (`player_rate`) and per car (`car_rate`).
+
+    `value` names the car's state value; `convert(value, format)` turns it into the payload value. Fields that
+    are not a function of one state value give `read` instead.
+    """
 
     path: str
-    read: Callable[[Any], Any]
+    value: str | None
     group: str
     kind: str
     unit: str | None = None
@@ -146,13 +162,16 @@ class CarField:
     description: str = ""
     ha: Ha | None = None
     prom: Prom | None = None
+    convert: Callable[[Any, int], Any] | None = None
+    read: Callable[[Any], Any] | None = None
 
 
 def _car_fields(defs: list[CarField]) -> Iterator[Field]:
     for d in defs:
+        read = d.read or _reader(d.value, d.convert)  # type: ignore[arg-type]
         common = dict(
-            read=d.read, group=d.group, kind=d.kind, unit=d.unit, precision=d.precision, deadband=d.deadband,
-            description=d.description,
+            read=read, group=d.group, kind=d.kind, unit=d.unit, precision=d.precision, deadband=d.deadband,
+            description=d.description, source=d.value,
         )
         if d.player_rate is not None:
             realtime = d.player_rate == "realtime"
@@ -183,140 +202,140 @@ TEL, LAP, STATUS, DAMAGE, PART, MOTION = (
 
 CAR_FIELDS: list[CarField] = [
     # identity
-    CarField("name", lambda c: c.name, PART, "text", player_rate="on_change", car_rate="on_change", ha=_TEXT,
+    CarField("name", "name", PART, "text", player_rate="on_change", car_rate="on_change", ha=_TEXT,
              description="driver name"),
-    CarField("team", _enum("teamId", "team_id"), PART, "enum", player_rate="on_change", car_rate="on_change",
+    CarField("team", "team_id", PART, "enum", convert=_slug("teamId"), player_rate="on_change", car_rate="on_change",
              ha=_TEXT, description="team"),
-    CarField("race_number", lambda c: c.race_number, PART, "int", player_rate="on_change", car_rate="on_change",
+    CarField("race_number", "race_number", PART, "int", player_rate="on_change", car_rate="on_change",
              description="car number"),
-    CarField("nationality", _enum("nationality", "nationality_id"), PART, "enum", player_rate="on_change",
+    CarField("nationality", "nationality_id", PART, "enum", convert=_slug("nationality"), player_rate="on_change",
              car_rate="on_change", description="driver nationality"),
-    CarField("ai", lambda c: c.ai, PART, "bool", player_rate=None, car_rate="on_change",
+    CarField("ai", "ai", PART, "bool", player_rate=None, car_rate="on_change",
              description="true for an AI driver, false for a human"),
     # race position and timing
-    CarField("position", lambda c: c.position, LAP, "int", player_rate="on_change", car_rate="on_change",
+    CarField("position", "position", LAP, "int", player_rate="on_change", car_rate="on_change",
              ha=_COUNT, prom=Prom("position", "race position (1 = leader)"), description="race position"),
-    CarField("grid_position", lambda c: c.grid_position, LAP, "int", player_rate="on_change", car_rate="on_change",
+    CarField("grid_position", "grid_position", LAP, "int", player_rate="on_change", car_rate="on_change",
              description="starting grid position"),
-    CarField("lap", lambda c: c.lap, LAP, "int", player_rate="on_change", car_rate="on_change", ha=_COUNT,
+    CarField("lap", "lap", LAP, "int", player_rate="on_change", car_rate="on_change", ha=_COUNT,
              prom=Prom("lap", "current lap number"), description="current lap number"),
-    CarField("lap_distance_m", lambda c: c.lap_distance_m, LAP, "float", "m", 0, player_rate="fast",
+    CarField("lap_distance_m", "lap_distance_m", LAP, "float", "m", 0, player_rate="fast",
              car_rate="normal", deadband=5.0, retain=False,
              prom=Prom("lap_distance_meters", "distance along the current lap"), description="distance into the lap"),
-    CarField("sector", lambda c: None if c.sector is None else c.sector + 1, LAP, "int", player_rate="on_change",
+    CarField("sector", "sector", LAP, "int", convert=lambda value, fmt: value + 1, player_rate="on_change",
              car_rate="on_change", description="current sector, 1 to 3"),
-    CarField("current_lap_ms", lambda c: c.current_lap_ms, LAP, "int", "ms", player_rate="fast", car_rate=None,
+    CarField("current_lap_ms", "current_lap_ms", LAP, "int", "ms", player_rate="fast", car_rate=None,
              deadband=99, retain=False, ha=replace(_DURATION_MS, enabled=False),
              prom=Prom("current_lap_seconds", "time into the current lap", 0.001), description="current lap time"),
-    CarField("last_lap_ms", lambda c: c.last_lap_ms or None, LAP, "int", "ms", player_rate="on_change",
+    CarField("last_lap_ms", "last_lap_ms", LAP, "int", "ms", convert=_nonzero, player_rate="on_change",
              car_rate="on_change", ha=_DURATION_MS, prom=Prom("last_lap_seconds", "last lap time", 0.001),
              description="last lap time"),
-    CarField("best_lap_ms", lambda c: c.best_lap_ms, "laps", "int", "ms", player_rate="on_change",
+    CarField("best_lap_ms", "best_lap_ms", "laps", "int", "ms", player_rate="on_change",
              car_rate="on_change", ha=_DURATION_MS, prom=Prom("best_lap_seconds", "personal best lap time", 0.001),
              description="personal best valid lap"),
     *[
-        CarField(f"last_lap/sector{s + 1}_ms", _last_lap(lambda lap, s=s: lap.sectors_ms[s] or None),
-                 "laps", "int", "ms", player_rate="on_change", car_rate=None, ha=_DURATION_MS,
-                 description=f"sector {s + 1} of the last completed lap")
+        CarField(f"last_lap/sector{s + 1}_ms", None, "laps", "int", "ms",
+                 read=_last_lap(lambda lap, s=s: lap.sectors_ms[s] or None), player_rate="on_change", car_rate=None,
+                 ha=_DURATION_MS, description=f"sector {s + 1} of the last completed lap")
         for s in range(3)
     ],
     *[
-        CarField(f"last_lap/sector{s + 1}_colour", _last_lap(lambda lap, s=s: lap.sector_colours[s] or None),
-                 "laps", "text", player_rate="on_change", car_rate=None, ha=_ENUM,
-                 description=f"sector {s + 1} of the last lap: purple (overall best), green (personal), yellow")
+        CarField(f"last_lap/sector{s + 1}_colour", None, "laps", "text",
+                 read=_last_lap(lambda lap, s=s: lap.sector_colours[s] or None), player_rate="on_change", car_rate=None,
+                 ha=_ENUM, description=f"sector {s + 1} of the last lap: purple (overall best), green (personal), yellow")
         for s in range(3)
     ],
-    CarField("gap_ahead_ms", lambda c: c.gap_ahead_ms, LAP, "int", "ms", player_rate="normal", car_rate="normal",
+    CarField("gap_ahead_ms", "gap_ahead_ms", LAP, "int", "ms", player_rate="normal", car_rate="normal",
              deadband=50, ha=_DURATION_MS, prom=Prom("gap_ahead_seconds", "gap to the car ahead", 0.001),
              description="gap to the car ahead (0 for the leader)"),
-    CarField("gap_leader_ms", lambda c: c.gap_leader_ms, LAP, "int", "ms", player_rate="normal", car_rate="normal",
+    CarField("gap_leader_ms", "gap_leader_ms", LAP, "int", "ms", player_rate="normal", car_rate="normal",
              deadband=50, ha=_DURATION_MS, prom=Prom("gap_leader_seconds", "gap to the race leader", 0.001),
              description="gap to the race leader"),
-    CarField("pit_status", _enum("pitStatus", "pit_status"), LAP, "enum", player_rate="on_change",
+    CarField("pit_status", "pit_status", LAP, "enum", convert=_slug("pitStatus"), player_rate="on_change",
              car_rate="on_change", ha=_ENUM, description="none, pitting (in the pit lane) or in the pit area"),
-    CarField("pit_stops", lambda c: c.pit_stops, LAP, "int", player_rate="on_change", car_rate="on_change",
+    CarField("pit_stops", "pit_stops", LAP, "int", player_rate="on_change", car_rate="on_change",
              ha=_COUNT, prom=Prom("pit_stops", "pit stops made"), description="pit stops made"),
-    CarField("pit_time_lost_ms", lambda c: c.pit_time_lost_ms, "pit", "int", "ms", player_rate="on_change",
+    CarField("pit_time_lost_ms", "pit_time_lost_ms", "pit", "int", "ms", player_rate="on_change",
              car_rate="on_change", ha=_DURATION_MS, description="time spent in the pit lane this race"),
-    CarField("penalties_s", lambda c: c.penalties_s, LAP, "int", "s", player_rate="on_change", car_rate="on_change",
+    CarField("penalties_s", "penalties_s", LAP, "int", "s", player_rate="on_change", car_rate="on_change",
              ha=Ha(device_class="duration", unit="s"), description="time penalties accumulated"),
-    CarField("warnings", lambda c: c.warnings, LAP, "int", player_rate="on_change", car_rate="on_change",
+    CarField("warnings", "warnings", LAP, "int", player_rate="on_change", car_rate="on_change",
              ha=_COUNT, description="track-limit and other warnings"),
-    CarField("lap_invalid", lambda c: c.lap_invalid, LAP, "bool", player_rate="on_change", car_rate=None,
+    CarField("lap_invalid", "lap_invalid", LAP, "bool", player_rate="on_change", car_rate=None,
              ha=_BOOL, description="the current lap is invalid"),
-    CarField("result_status", _enum("resultStatus", "result_status"), LAP, "enum", player_rate="on_change",
+    CarField("result_status", "result_status", LAP, "enum", convert=_slug("resultStatus"), player_rate="on_change",
              car_rate="on_change", ha=_ENUM, description="active, finished, retired, ..."),
     # tyres (per car)
-    CarField("tyre_compound", _enum("actualTyreCompound", "tyre_compound_id"), STATUS, "enum",
-             player_rate="on_change", car_rate="on_change", ha=_ENUM, description="actual compound (C1-C6, inter...)"),
-    CarField("tyre_visual", _enum("visualTyreCompound", "tyre_visual_id"), STATUS, "enum", player_rate="on_change",
+    CarField("tyre_compound", "tyre_compound_id", STATUS, "enum",
+             convert=_slug("actualTyreCompound"), player_rate="on_change", car_rate="on_change", ha=_ENUM, description="actual compound (C1-C6, inter...)"),
+    CarField("tyre_visual", "tyre_visual_id", STATUS, "enum", convert=_slug("visualTyreCompound"), player_rate="on_change",
              car_rate="on_change", ha=_ENUM, description="visual compound: soft, medium, hard, inter, wet"),
-    CarField("tyre_age_laps", lambda c: c.tyre_age_laps, STATUS, "int", "laps", player_rate="on_change",
+    CarField("tyre_age_laps", "tyre_age_laps", STATUS, "int", "laps", player_rate="on_change",
              car_rate="on_change", ha=_COUNT, prom=Prom("tyre_age_laps", "laps on the current tyres"),
              description="laps on the current tyres"),
-    CarField("tyre_wear_pct", _avg("tyre_wear_pct"), DAMAGE, "float", "%", 1, player_rate="normal",
+    CarField("tyre_wear_pct", "tyre_wear_pct", DAMAGE, "float", "%", 1, convert=_avg, player_rate="normal",
              car_rate="slow", deadband=0.2, ha=_PCT, description="average wear of the four tyres"),
-    CarField("tyre_wear_rate_pct_per_lap", lambda c: c.wear_rate_pct_per_lap, "laps", "float", "%", 2,
+    CarField("tyre_wear_rate_pct_per_lap", "wear_rate_pct_per_lap", "laps", "float", "%", 2,
              player_rate="on_change", car_rate=None, ha=_PCT, description="average tyre wear over the last lap"),
-    CarField("stint_laps", lambda c: c.stint_laps, LAP, "int", "laps", player_rate="on_change", car_rate=None,
+    CarField("stint_laps", "stint_laps", LAP, "int", "laps", player_rate="on_change", car_rate=None,
              description="laps in the current stint"),
     # inputs and engine
-    CarField("speed_kph", lambda c: c.speed_kph, TEL, "int", "km/h", player_rate="realtime", car_rate="normal",
+    CarField("speed_kph", "speed_kph", TEL, "int", "km/h", player_rate="realtime", car_rate="normal",
              deadband=1, ha=Ha(device_class="speed", unit="km/h"),
              prom=Prom("speed_meters_per_second", "speed", 1 / 3.6), description="speed"),
-    CarField("gear", lambda c: c.gear, TEL, "int", player_rate="realtime", car_rate="normal", ha=_COUNT,
+    CarField("gear", "gear", TEL, "int", player_rate="realtime", car_rate="normal", ha=_COUNT,
              prom=Prom("gear", "gear (-1 reverse, 0 neutral)"), description="gear: -1 reverse, 0 neutral, 1-8"),
-    CarField("rpm", lambda c: c.rpm, TEL, "int", "rpm", player_rate="realtime", car_rate=None, deadband=50,
+    CarField("rpm", "rpm", TEL, "int", "rpm", player_rate="realtime", car_rate=None, deadband=50,
              ha=Ha(unit="rpm"), prom=Prom("engine_rpm", "engine speed, revolutions per minute"),
              description="engine speed"),
-    CarField("throttle_pct", _pct("throttle"), TEL, "float", "%", 0, player_rate="realtime", car_rate=None,
+    CarField("throttle_pct", "throttle", TEL, "float", "%", 0, convert=_pct, player_rate="realtime", car_rate=None,
              deadband=1, ha=_PCT, prom=Prom("throttle_ratio", "throttle, 0 to 1", 0.01),
              description="throttle"),
-    CarField("brake_pct", _pct("brake"), TEL, "float", "%", 0, player_rate="realtime", car_rate=None, deadband=1,
+    CarField("brake_pct", "brake", TEL, "float", "%", 0, convert=_pct, player_rate="realtime", car_rate=None, deadband=1,
              ha=_PCT, prom=Prom("brake_ratio", "brake, 0 to 1", 0.01), description="brake"),
-    CarField("steer_pct", _pct("steer"), TEL, "float", "%", 0, player_rate="realtime", car_rate=None, deadband=1,
+    CarField("steer_pct", "steer", TEL, "float", "%", 0, convert=_pct, player_rate="realtime", car_rate=None, deadband=1,
              description="steering, -100 full left to 100 full right"),
-    CarField("clutch_pct", lambda c: c.clutch, TEL, "int", "%", player_rate="fast", car_rate=None,
+    CarField("clutch_pct", "clutch", TEL, "int", "%", player_rate="fast", car_rate=None,
              description="clutch"),
-    CarField("drs", lambda c: c.drs_open, TEL, "bool", player_rate="realtime", car_rate="on_change", ha=_BOOL,
+    CarField("drs", "drs_open", TEL, "bool", player_rate="realtime", car_rate="on_change", ha=_BOOL,
              description="DRS flap open"),
-    CarField("drs_allowed", lambda c: c.drs_allowed, STATUS, "bool", player_rate="on_change", car_rate=None,
+    CarField("drs_allowed", "drs_allowed", STATUS, "bool", player_rate="on_change", car_rate=None,
              ha=_BOOL, description="DRS may be opened"),
-    CarField("engine_temp_c", lambda c: c.engine_temp_c, TEL, "int", "°C", player_rate="normal", car_rate=None,
+    CarField("engine_temp_c", "engine_temp_c", TEL, "int", "°C", player_rate="normal", car_rate=None,
              ha=_TEMP, prom=Prom("engine_temperature_celsius", "engine temperature"), description="engine temperature"),
-    CarField("max_rpm", lambda c: c.max_rpm, STATUS, "int", "rpm", player_rate="on_change", car_rate=None,
+    CarField("max_rpm", "max_rpm", STATUS, "int", "rpm", player_rate="on_change", car_rate=None,
              description="rev limit"),
-    CarField("idle_rpm", lambda c: c.idle_rpm, STATUS, "int", "rpm", player_rate="on_change", car_rate=None,
+    CarField("idle_rpm", "idle_rpm", STATUS, "int", "rpm", player_rate="on_change", car_rate=None,
              description="idle engine speed"),
-    CarField("pit_limiter", lambda c: c.pit_limiter, STATUS, "bool", player_rate="on_change", car_rate=None,
+    CarField("pit_limiter", "pit_limiter", STATUS, "bool", player_rate="on_change", car_rate=None,
              ha=_BOOL, description="pit limiter on"),
     # fuel and energy
-    CarField("fuel_kg", lambda c: c.fuel_kg, STATUS, "float", "kg", 2, player_rate="normal", car_rate=None,
+    CarField("fuel_kg", "fuel_kg", STATUS, "float", "kg", 2, player_rate="normal", car_rate=None,
              deadband=0.02, ha=Ha(device_class="weight", unit="kg"),
              prom=Prom("fuel_kilograms", "fuel in the tank"), description="fuel in the tank"),
-    CarField("fuel_laps", lambda c: c.fuel_laps, STATUS, "float", "laps", 2, player_rate="normal", car_rate=None,
+    CarField("fuel_laps", "fuel_laps", STATUS, "float", "laps", 2, player_rate="normal", car_rate=None,
              deadband=0.02, ha=_COUNT, prom=Prom("fuel_laps", "laps of fuel (margin over race distance in races)"),
              description="fuel remaining in laps (in races: margin over the race distance)"),
-    CarField("ers_store_j", lambda c: c.ers_store_j, STATUS, "float", "J", 0, player_rate="normal", car_rate=None,
+    CarField("ers_store_j", "ers_store_j", STATUS, "float", "J", 0, player_rate="normal", car_rate=None,
              deadband=10_000, ha=Ha(device_class="energy", unit="J", state_class="measurement"),
              prom=Prom("ers_store_joules", "ERS energy stored"), description="ERS energy stored"),
-    CarField("ers_deployed_j", lambda c: c.ers_deployed_j, STATUS, "float", "J", 0, player_rate="normal",
+    CarField("ers_deployed_j", "ers_deployed_j", STATUS, "float", "J", 0, player_rate="normal",
              car_rate=None, deadband=10_000, description="ERS energy deployed this lap"),
-    CarField("ers_mode", _enum("ersDeployMode", "ers_mode"), STATUS, "enum", player_rate="on_change",
+    CarField("ers_mode", "ers_mode", STATUS, "enum", convert=_slug("ersDeployMode"), player_rate="on_change",
              car_rate="on_change", ha=_ENUM, description="ERS deploy mode"),
-    CarField("fuel_mix", _enum("fuelMix", "fuel_mix"), STATUS, "enum", player_rate="on_change", car_rate="on_change",
+    CarField("fuel_mix", "fuel_mix", STATUS, "enum", convert=_slug("fuelMix"), player_rate="on_change", car_rate="on_change",
              ha=_ENUM, description="fuel mix"),
-    CarField("fia_flag", _enum("flag", "fia_flag"), STATUS, "enum", player_rate="on_change", car_rate=None,
+    CarField("fia_flag", "fia_flag", STATUS, "enum", convert=_slug("flag"), player_rate="on_change", car_rate=None,
              ha=_ENUM, description="flag shown to the driver"),
     # motion
-    CarField("g_lateral", lambda c: c.g_lateral, MOTION, "float", "g", 2, player_rate="fast", car_rate=None,
+    CarField("g_lateral", "g_lateral", MOTION, "float", "g", 2, player_rate="fast", car_rate=None,
              deadband=0.05, retain=False, prom=Prom("g_force_lateral", "lateral g-force"), description="lateral g"),
-    CarField("g_longitudinal", lambda c: c.g_longitudinal, MOTION, "float", "g", 2, player_rate="fast",
+    CarField("g_longitudinal", "g_longitudinal", MOTION, "float", "g", 2, player_rate="fast",
              car_rate=None, deadband=0.05, retain=False, prom=Prom("g_force_longitudinal", "longitudinal g-force"),
              description="longitudinal g"),
     # damage
     *[
-        CarField(f"damage/{part}_pct", (lambda c, a=attr: getattr(c, a)), DAMAGE, "int", "%", player_rate="on_change",
+        CarField(f"damage/{part}_pct", attr, DAMAGE, "int", "%", player_rate="on_change",
                  car_rate=None, ha=_PCT, description=f"{part.replace('_', ' ')} damage")
         for part, attr in [("front_left_wing", "front_left_wing_damage_pct"),
                            ("front_right_wing", "front_right_wing_damage_pct"),
@@ -329,19 +348,19 @@ CAR_FIELDS: list[CarField] = [
         field
         for w, wheel in enumerate(WHEELS)
         for field in (
-            CarField(f"tyres/{wheel}/surface_temp_c", _wheel("tyre_surface_temps_c", w), TEL, "int", "°C",
-                     player_rate="normal", car_rate=None, ha=_TEMP, description=f"{wheel.upper()} tyre surface"),
-            CarField(f"tyres/{wheel}/inner_temp_c", _wheel("tyre_inner_temps_c", w), TEL, "int", "°C",
-                     player_rate="normal", car_rate=None, ha=_TEMP, description=f"{wheel.upper()} tyre carcass"),
-            CarField(f"tyres/{wheel}/pressure_psi", _wheel("tyre_pressures_psi", w), TEL, "float", "psi", 1,
-                     player_rate="normal", car_rate=None, deadband=0.05, ha=_PRESSURE,
+            CarField(f"tyres/{wheel}/surface_temp_c", "tyre_surface_temps_c", TEL, "int", "°C",
+                     convert=_wheel(w), player_rate="normal", car_rate=None, ha=_TEMP, description=f"{wheel.upper()} tyre surface"),
+            CarField(f"tyres/{wheel}/inner_temp_c", "tyre_inner_temps_c", TEL, "int", "°C",
+                     convert=_wheel(w), player_rate="normal", car_rate=None, ha=_TEMP, description=f"{wheel.upper()} tyre carcass"),
+            CarField(f"tyres/{wheel}/pressure_psi", "tyre_pressures_psi", TEL, "float", "psi", 1,
+                     convert=_wheel(w), player_rate="normal", car_rate=None, deadband=0.05, ha=_PRESSURE,
                      description=f"{wheel.upper()} tyre pressure"),
-            CarField(f"tyres/{wheel}/wear_pct", _wheel("tyre_wear_pct", w), DAMAGE, "float", "%", 1,
-                     player_rate="normal", car_rate=None, deadband=0.1, ha=_PCT,
+            CarField(f"tyres/{wheel}/wear_pct", "tyre_wear_pct", DAMAGE, "float", "%", 1,
+                     convert=_wheel(w), player_rate="normal", car_rate=None, deadband=0.1, ha=_PCT,
                      description=f"{wheel.upper()} tyre wear"),
-            CarField(f"tyres/{wheel}/damage_pct", _wheel("tyre_damage_pct", w), DAMAGE, "int", "%",
-                     player_rate="on_change", car_rate=None, ha=_PCT, description=f"{wheel.upper()} tyre damage"),
-            CarField(f"brakes/{wheel}/temp_c", _wheel("brake_temps_c", w), TEL, "int", "°C", player_rate="normal",
+            CarField(f"tyres/{wheel}/damage_pct", "tyre_damage_pct", DAMAGE, "int", "%",
+                     convert=_wheel(w), player_rate="on_change", car_rate=None, ha=_PCT, description=f"{wheel.upper()} tyre damage"),
+            CarField(f"brakes/{wheel}/temp_c", "brake_temps_c", TEL, "int", "°C", convert=_wheel(w), player_rate="normal",
                      car_rate=None, deadband=2, ha=_TEMP, description=f"{wheel.upper()} brake temperature"),
         )
     ],

@@ -23,10 +23,12 @@ from typing import Any
 from bridge.config import Settings
 from bridge.publish.catalog import CATALOG, EVENT_TOPIC, Field
 from bridge.publish.topics import join, segment
-from bridge.state.view import readonly
+from bridge.state.schema import CAR_COLUMNS, CAR_SOURCES
 
-IMMEDIATE = ("realtime", "on_change")
-TIMED = ("fast", "normal", "slow")
+IMMEDIATE = ("realtime",)  # read right after the packet that changed them
+# Read when their turn comes. `on_change` fields (positions, laps, tyres...) are discrete: they are checked at the
+# fast rate and sent as soon as they moved, so a packet at 60 Hz costs nothing for the ~50 of them per car.
+TIMED = ("on_change", "fast", "normal", "slow")
 MAX_EVENTS_QUEUED = 256
 _CAR_GROUP = re.compile(r"cars\[(\d+)\]\.(\w+)")
 
@@ -74,7 +76,8 @@ class PublishEngine:
     ) -> None:
         self.root = f"{settings.mqtt.base_topic}/{segment(settings.mqtt.rig)}"
         self._publish = settings.publish
-        self._rates = {name: 1.0 / settings.publish.rates[name] for name in TIMED}
+        rates = settings.publish.rates
+        self._rates = {"on_change": 1.0 / rates.fast, **{name: 1.0 / rates[name] for name in TIMED[1:]}}
         self._clock = clock
         self._state = state  # the read-only view
         self.context = Context(state, status, lights)
@@ -90,15 +93,17 @@ class PublishEngine:
         self.pending: dict[str, Message] = {}  # latest wins: one message per topic
         self.pending_realtime: dict[str, Message] = {}
         self.events: deque[Message] = deque(maxlen=MAX_EVENTS_QUEUED)
-        self._sent: dict[str, tuple[str, float | None]] = {}
+        self._sent: dict[str, tuple[str, float | None]] = {}  # what the broker confirmed, per topic
+        self._inflight: dict[str, Message] = {}  # handed to the network, not yet confirmed
         self._dirty: dict[str, set[str]] = {rate: set() for rate in TIMED}
         self._dirty_cars: dict[str, set[tuple[int, str]]] = {rate: set() for rate in TIMED}
         self._due = {rate: 0.0 for rate in TIMED}
         self._event_cursor = 0
         self.origin_ns = 0  # set by the pipeline before on_packet()
         self._published_cars: set[int] = set()
-        self._car_views: list[Any] = []
-        self._refresh_car_views()
+        self._player_index = -1
+        self._last_value: dict[str, Any] = {}  # topic -> value last offered (skip work when it did not move)
+        self._columns: dict[str, tuple] = {}  # per-car field -> the column of raw values it was last read at
 
     # ------------------------------------------------------------------------------------------ set-up
 
@@ -128,9 +133,6 @@ class PublishEngine:
             self._allowed[relative] = verdict
         return verdict
 
-    def _refresh_car_views(self) -> None:
-        self._car_views = [readonly(car) for car in self._state.cars]
-
     # ------------------------------------------------------------------------------------------ reading
 
     def _offer(self, b: _Bound, subject: Any, car: int | None) -> None:
@@ -139,13 +141,18 @@ class PublishEngine:
         if not self.allowed(relative):
             return
         value = f.read(subject)
+        topic = f"{self.root}/{relative}"
+        last_value = self._last_value
+        if topic in last_value and last_value[topic] == value:
+            return  # not moved since it was last offered: pending, sent, or within the deadband already
+        last_value[topic] = value
         payload = f.render(value)
         if payload is None:
             return
-        topic = f"{self.root}/{relative}"
         target = self.pending_realtime if f.rate == "realtime" else self.pending
         numeric = f.numeric(value)
-        last = self._sent.get(topic)
+        inflight = self._inflight.get(topic)
+        last = (inflight.payload, inflight.numeric) if inflight is not None else self._sent.get(topic)
         if last is not None:
             last_payload, last_numeric = last
             if last_payload == payload or (
@@ -161,17 +168,19 @@ class PublishEngine:
 
     def _read(self, bound: list[_Bound], cars: Iterable[int] | None = None) -> None:
         ctx = self.context
+        state = self._state
         player = None
         for b in bound:
             scope = b.field.scope
             if scope == "car":
-                views = self._car_views
-                for i in (self._state.active if cars is None else cars):
-                    if i < len(views):
-                        self._offer(b, views[i], i)
+                targets = state.active if cars is None else cars
+                if cars is None and b.field.source in CAR_SOURCES:
+                    targets = self._moved(b.field, targets)
+                for i in targets:
+                    self._offer(b, state.car(i), i)
             elif scope == "player":
                 if player is None:
-                    player = self._state.player
+                    player = state.player
                     if player is None:
                         continue  # spectating: no player car
                 if cars is None or player.index in cars:
@@ -179,12 +188,34 @@ class PublishEngine:
             elif cars is None:
                 self._offer(b, ctx, None)
 
+    def _moved(self, f: Field, active: Iterable[int]) -> Iterable[int]:
+        """The active cars whose raw value of `f` changed since `f` was last read: one C-level column compare."""
+        source = f.source
+        assert source is not None
+        packet = self._state.latest.get(CAR_SOURCES[source].packet_id)
+        if packet is None:
+            return active
+        column_of = CAR_COLUMNS.get(packet.layout, source)
+        if column_of is None:
+            return active
+        column = column_of(packet.values)
+        previous = self._columns.get(f.path)
+        self._columns[f.path] = column
+        if previous is None or len(previous) != len(column):
+            return active
+        if previous == column:
+            return ()
+        return [i for i in active if column[i] != previous[i]]
+
     def on_packet(self, changed: set[str]) -> None:
         """Called after the writer processed a packet: read what must go out now, remember the rest."""
         if "session.reset" in changed:
-            self._refresh_car_views()
+            self._columns.clear()
         if "active" in changed or "session.reset" in changed:
             self._update_cars()
+        if self._state.player_index != self._player_index:
+            self._player_index = self._state.player_index  # a new player car (or none): offer all of it
+            self._read([b for b in self._fields if b.field.scope == "player"])
         for group in changed:
             m = _CAR_GROUP.fullmatch(group)
             if m is not None:
@@ -233,10 +264,11 @@ class PublishEngine:
         active = set(self._state.active) if self._publish.cars == "all" else set()
         for car in self._published_cars - active:
             prefix = f"{self.root}/cars/{car}/"
-            for topic in [t for t in self._sent if t.startswith(prefix)]:
-                payload_was_retained = self._retained_topic(topic)
-                self._sent.pop(topic)
-                if payload_was_retained:
+            for topic in [t for t in self._last_value if t.startswith(prefix)]:
+                del self._last_value[topic]
+            for topic in [t for t in {*self._sent, *self._inflight} if t.startswith(prefix)]:
+                self._sent.pop(topic, None)
+                if self._retained_topic(topic):
                     self.pending[topic] = Message(topic, "", 1, True, "clear")
             for target in (self.pending, self.pending_realtime):
                 for topic in [t for t, m in target.items() if t.startswith(prefix) and m.rate != "clear"]:
@@ -273,6 +305,9 @@ class PublishEngine:
     def snapshot(self) -> None:
         """After a (re)connect the broker may have lost everything: forget what it had and offer it all again."""
         self._sent.clear()
+        self._inflight.clear()
+        self._last_value.clear()
+        self._columns.clear()
         self.pending.clear()
         self.pending_realtime.clear()
         self._published_cars = set()
@@ -285,7 +320,9 @@ class PublishEngine:
         for source in (self.pending_realtime, self.events, self.pending):
             while source and len(batch) < limit:
                 if isinstance(source, dict):
-                    batch.append(source.pop(next(iter(source))))
+                    message = source.pop(next(iter(source)))
+                    self._inflight[message.topic] = message  # what the broker will have, once confirmed
+                    batch.append(message)
                 else:
                     batch.append(source.popleft())
         return batch
@@ -300,6 +337,8 @@ class PublishEngine:
         """The broker accepted `message`: it is now what subscribers have."""
         if message.rate == "event":
             return
+        if self._inflight.get(message.topic) is message:
+            del self._inflight[message.topic]
         if message.rate == "clear":
             self._sent.pop(message.topic, None)
         else:
@@ -310,6 +349,8 @@ class PublishEngine:
         if message.rate == "event":
             self.events.appendleft(message)
             return
+        if self._inflight.get(message.topic) is message:
+            del self._inflight[message.topic]
         target = self.pending_realtime if message.rate == "realtime" else self.pending
         target.setdefault(message.topic, message)
 

@@ -11,6 +11,7 @@ with exponential backoff and jitter, one log line per change of state.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import ssl
@@ -207,44 +208,59 @@ class MqttLink:
         self.connected.clear()
 
     async def _send_loop(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
-        stopper = asyncio.ensure_future(stop.wait())
-        try:
-            while True:
-                if not self.engine.has_pending():
-                    if stop.is_set():
-                        return
-                    waker = asyncio.ensure_future(self._wake.wait())
-                    await asyncio.wait((waker, stopper), return_when=asyncio.FIRST_COMPLETED)
-                    waker.cancel()
-                    self._wake.clear()
-                    if stop.is_set():
-                        await asyncio.wait_for(self._flush(client), STOP_FLUSH_S)
-                        return
-                    continue
-                await self._flush(client)
-        finally:
-            stopper.cancel()
+        """Hand pending values to the client as soon as they appear; never wait for one batch to finish
+        before sending the next, so a realtime value is not held back by a large snapshot in flight."""
+        inflight: set[asyncio.Future[None]] = set()
+        failure: list[BaseException] = []
+        room = asyncio.Event()  # set when an in-flight publish finishes (there is room again)
 
-    async def _flush(self, client: aiomqtt.Client) -> None:
-        batch = self.engine.take(BATCH)
-        if not batch:
-            return
-        results = await asyncio.gather(*(self._publish(client, m) for m in batch), return_exceptions=True)
-        now_ns = time.monotonic_ns()
-        error: BaseException | None = None
-        for message, result in zip(batch, results, strict=True):
-            if isinstance(result, BaseException):
+        def finished(message: Message, future: asyncio.Future[None]) -> None:
+            inflight.discard(future)
+            room.set()
+            error = None if future.cancelled() else future.exception()
+            if future.cancelled() or error is not None:
                 self.engine.failed(message)
                 self.status.publish_failures += 1
-                error = error or result
-            else:
-                self.engine.sent(message)
-                self.status.published[message.rate] += 1
-                if message.origin_ns:
-                    self.status.latency.observe((now_ns - message.origin_ns) / 1e9)
-        self.status.pending = self.engine.pending_size()
-        if error is not None:
-            raise error if isinstance(error, aiomqtt.MqttError) else aiomqtt.MqttError(str(error))
+                failure.append(error or aiomqtt.MqttError("publish cancelled"))
+                return
+            self.engine.sent(message)
+            self.status.published[message.rate] += 1
+            if message.origin_ns:
+                self.status.latency.observe((time.monotonic_ns() - message.origin_ns) / 1e9)
+
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            while not failure:
+                free = BATCH - len(inflight)
+                if free > 0 and self.engine.has_pending():
+                    for message in self.engine.take(free):
+                        future = asyncio.ensure_future(self._publish(client, message))
+                        inflight.add(future)
+                        future.add_done_callback(functools.partial(finished, message))
+                    self.status.pending = self.engine.pending_size()
+                    continue
+                if stop.is_set():
+                    if not self.engine.has_pending() and not inflight:
+                        return
+                    if inflight:
+                        await asyncio.wait(inflight, timeout=STOP_FLUSH_S)
+                    if self.engine.has_pending() and not failure:
+                        continue
+                    return
+                self._wake.clear()
+                room.clear()
+                waiters = [asyncio.ensure_future(self._wake.wait()), stopper]
+                if free <= 0:
+                    waiters.append(asyncio.ensure_future(room.wait()))
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                for waiter in waiters:
+                    if waiter is not stopper:
+                        waiter.cancel()
+            raise failure[0] if isinstance(failure[0], aiomqtt.MqttError) else aiomqtt.MqttError(repr(failure[0]))
+        finally:
+            stopper.cancel()
+            for future in list(inflight):
+                future.cancel()
 
     def _publish(self, client: aiomqtt.Client, m: Message) -> Awaitable[None]:
         properties = self._expiry if m.expires else None

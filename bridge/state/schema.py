@@ -282,3 +282,80 @@ CAR = Accessors(CAR_SOURCES)
 PLAYER = Accessors(PLAYER_SOURCES)
 SESSION_FIELDS = Accessors(SESSION_SOURCES)
 HISTORY = Accessors(HISTORY_SOURCES)
+
+
+def _compile_column(layout: PacketLayout, name: str, source: Source) -> Callable[[tuple], tuple] | None:
+    """All car slots' values of one per-car field in one call (a C-level itemgetter for plain fields)."""
+    if source.array is None:
+        return None
+    if isinstance(source.field, str) and source.transform is None and ARRAY_WIDTH.get(name, 1) == 1:
+        found = _resolve(layout, source.array, source.field)
+        if found is not None and found[2] == 1:
+            return layout.column(source.array, _first_name(layout, source))
+    accessor = compile_accessor(layout, name, source)
+    if accessor is None:
+        return None
+    slots = range(layout.num_cars)
+    return lambda v: tuple([accessor(v, i) for i in slots])
+
+
+def _first_name(layout: PacketLayout, source: Source) -> str:
+    arr = layout.record[source.array]
+    assert arr.record is not None and isinstance(source.field, str)
+    return next(n for n in source.field.split("|") if n in arr.record.by_name)
+
+
+class Columns:
+    """Per-car fields as whole columns, compiled per (format, packet id), for change detection by readers."""
+
+    def __init__(self, sources: dict[str, Source]) -> None:
+        self.sources = sources
+        self._compiled: dict[tuple[int, int, str], Callable[[tuple], tuple] | None] = {}
+
+    def get(self, layout: PacketLayout, name: str) -> Callable[[tuple], tuple] | None:
+        key = (layout.format, layout.packet_id, name)
+        if key not in self._compiled:
+            source = self.sources[name]
+            self._compiled[key] = _compile_column(layout, name, source) if source.packet_id == layout.packet_id else None
+        return self._compiled[key]
+
+
+CAR_COLUMNS = Columns(CAR_SOURCES)
+
+
+def game_property(name: str, source: Source, accessors: Accessors, *, view: bool, player_only: bool = False) -> property:
+    """A property reading `name` from the latest packet of its kind, for a car (or the session: index 0).
+
+    `view=True` for the read-only views, which are tuples `(state, index)`; otherwise the object has `_state`
+    and `index` attributes (the writer's `CarState`) or is the state itself (`index` absent: session fields).
+    """
+    packet_id = source.packet_id
+
+    def get(self: Any) -> Any:
+        if view:
+            state, index = self
+        else:
+            state = getattr(self, "_state", self)
+            index = getattr(self, "index", 0)
+        if player_only and index != state.player_index:
+            return None  # the game sends these for the player's car only
+        packet = state.latest.get(packet_id)
+        if packet is None:
+            return None
+        accessor = accessors.for_layout(packet.layout).get(name)
+        return None if accessor is None else accessor(packet.values, 0 if player_only else index)
+
+    get.__name__ = name
+    return property(get)
+
+
+def add_game_properties(cls: type, *, view: bool, cars: bool) -> None:
+    """Give `cls` one property per game value: car and player fields, or session fields."""
+    if cars:
+        for name, source in CAR_SOURCES.items():
+            setattr(cls, name, game_property(name, source, CAR, view=view))
+        for name, source in PLAYER_SOURCES.items():
+            setattr(cls, name, game_property(name, source, PLAYER, view=view, player_only=True))
+    else:
+        for name, source in SESSION_SOURCES.items():
+            setattr(cls, name, game_property(name, source, SESSION_FIELDS, view=view))

@@ -23,7 +23,6 @@ from bridge.state.schema import (
     CAR,
     CAR_DAMAGE,
     CAR_SETUPS,
-    CAR_SOURCES,
     CAR_STATUS,
     CAR_TELEMETRY,
     CAR_TELEMETRY_2,
@@ -36,14 +35,11 @@ from bridge.state.schema import (
     MOTION,
     MOTION_EX,
     PARTICIPANTS,
-    PLAYER,
-    PLAYER_SOURCES,
     SESSION,
-    SESSION_FIELDS,
     SESSION_HISTORY,
-    SESSION_SOURCES,
     TIME_TRIAL,
     TYRE_SETS,
+    add_game_properties,
 )
 
 NO_CAR = 255
@@ -156,36 +152,7 @@ class CarState:
         return f"<CarState {self.index} active={self.active}>"
 
 
-def _car_property(name: str, packet_id: int, accessors) -> property:
-    def get(self: CarState) -> Any:
-        packet = self._state.latest.get(packet_id)
-        if packet is None:
-            return None
-        accessor = accessors.for_layout(packet.layout).get(name)
-        return None if accessor is None else accessor(packet.values, self.index)
-
-    get.__name__ = name
-    return property(get)
-
-
-def _player_property(name: str, packet_id: int) -> property:
-    def get(self: CarState) -> Any:
-        if self.index != self._state.player_index:
-            return None  # the game sends these for the player's car only
-        packet = self._state.latest.get(packet_id)
-        if packet is None:
-            return None
-        accessor = PLAYER.for_layout(packet.layout).get(name)
-        return None if accessor is None else accessor(packet.values, 0)
-
-    get.__name__ = name
-    return property(get)
-
-
-for _name, _source in CAR_SOURCES.items():
-    setattr(CarState, _name, _car_property(_name, _source.packet_id, CAR))
-for _name, _source in PLAYER_SOURCES.items():
-    setattr(CarState, _name, _player_property(_name, _source.packet_id))
+add_game_properties(CarState, view=False, cars=True)
 
 
 class SessionState:
@@ -215,20 +182,7 @@ class SessionState:
         return [self.cars[i] for i in self.active]
 
 
-def _session_property(name: str, packet_id: int) -> property:
-    def get(self: SessionState) -> Any:
-        packet = self.latest.get(packet_id)
-        if packet is None:
-            return None
-        accessor = SESSION_FIELDS.for_layout(packet.layout).get(name)
-        return None if accessor is None else accessor(packet.values, 0)
-
-    get.__name__ = name
-    return property(get)
-
-
-for _name, _source in SESSION_SOURCES.items():
-    setattr(SessionState, _name, _session_property(_name, _source.packet_id))
+add_game_properties(SessionState, view=False, cars=False)
 
 
 # ----------------------------------------------------------------------------------------------------------

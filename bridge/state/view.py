@@ -1,113 +1,135 @@
-"""Read-only views of the session state for readers (MQTT, metrics, Home Assistant, LEDs).
+"""Read-only views of the session state, for readers (MQTT, metrics, Home Assistant, LEDs).
 
-Readers never mutate state. Handing them `readonly(state)` instead of the state itself makes that a property of
-the code, not a convention: attribute and item assignment, deletion and the mutating methods of containers all
-raise `ReadOnlyError`, and everything reached through a view is itself read-only.
+Readers never mutate state. They get `readonly(state)`, a `SessionView`, instead of the state itself, which
+makes that a property of the code rather than a convention: a view is a tuple subclass with no attributes of
+its own, so nothing can be assigned to it, and everything it hands out is immutable too (tuples, frozensets,
+mapping proxies, frozen records, other views). Game values are read straight from the latest packets, the
+same way the writer reads them, so a view costs no copying.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
 
-_IMMUTABLE = (int, float, str, bytes, bool, type(None), frozenset, range)
+from bridge.state.schema import add_game_properties
 
 
-class ReadOnlyError(AttributeError):
-    """A reader tried to change the state."""
-
-
-def readonly(value: Any) -> Any:
-    """`value` itself when immutable; otherwise a read-only view of it."""
-    if isinstance(value, _IMMUTABLE) or getattr(type(value), "__dataclass_params__", None) is not None and type(
-        value
-    ).__dataclass_params__.frozen:
-        return value
-    if type(value) is tuple:
-        return tuple(readonly(v) for v in value)
+def frozen(value: Any) -> Any:
+    """An immutable rendering of a writer-owned container."""
     if isinstance(value, (list, deque)):
-        return ReadOnlySequence(value)
-    if isinstance(value, (dict, MappingProxyType)):
-        return ReadOnlyMapping(value)
+        return tuple(value)
+    if isinstance(value, dict):
+        return MappingProxyType(value)
     if isinstance(value, set):
         return frozenset(value)
-    if isinstance(value, (ReadOnlyView, ReadOnlySequence, ReadOnlyMapping)):
-        return value
-    return ReadOnlyView(value)
+    return value
 
 
-class _Guard:
+def _forward(name: str, of: Callable[[Any], Any]) -> property:
+    """A property showing attribute `name` of the writer's object, frozen."""
+
+    def get(self: Any) -> Any:
+        return frozen(getattr(of(self), name))
+
+    get.__name__ = name
+    return property(get)
+
+
+class CarView(tuple):
+    """One car slot, read-only: `(state, index)`."""
+
     __slots__ = ()
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise ReadOnlyError(f"readers cannot set {name!r}: state is written only by process_* functions")
+    @property
+    def index(self) -> int:
+        return self[1]
 
-    def __delattr__(self, name: str) -> None:
-        raise ReadOnlyError(f"readers cannot delete {name!r}")
+    @property
+    def packet_format(self) -> int:
+        return self[0].packet_format
 
-    def __setitem__(self, key: Any, value: Any) -> None:
-        raise ReadOnlyError("readers cannot assign items of the state")
+    @property
+    def active(self) -> bool:
+        return self[1] in self[0].active_set
 
-    def __delitem__(self, key: Any) -> None:
-        raise ReadOnlyError("readers cannot delete items of the state")
+    @property
+    def is_player(self) -> bool:
+        return self[1] == self[0].player_index
 
+    @property
+    def last_completed(self) -> Any:
+        return self[0].cars[self[1]].last_completed
 
-class ReadOnlyView(_Guard):
-    """Attribute access to an object; values come back read-only, methods return read-only results."""
-
-    __slots__ = ("_target",)
-
-    def __init__(self, target: Any) -> None:
-        object.__setattr__(self, "_target", target)
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(object.__getattribute__(self, "_target"), name)
-        if callable(value) and getattr(value, "__self__", None) is object.__getattribute__(self, "_target"):
-            return lambda *args, **kwargs: readonly(value(*args, **kwargs))
-        return readonly(value)
+    @property
+    def stint_laps(self) -> int | None:
+        return self[0].cars[self[1]].stint_laps
 
     def __repr__(self) -> str:
-        return f"readonly({object.__getattribute__(self, '_target')!r})"
+        return f"CarView({self[1]})"
 
 
-class ReadOnlySequence(_Guard):
-    __slots__ = ("_items",)
+_CAR_ATTRIBUTES = (
+    "laps", "best_lap_ms", "best_lap_num", "best_sectors_ms", "stints", "pit_time_lost_ms", "last_pit_lane_ms",
+    "wear_rate_pct_per_lap", "penalties_issued", "penalties_served", "overtakes", "collisions", "speed_trap_kph",
+)  # fmt: skip
+for _name in _CAR_ATTRIBUTES:
+    setattr(CarView, _name, _forward(_name, lambda v: v[0].cars[v[1]]))
+add_game_properties(CarView, view=True, cars=True)
 
-    def __init__(self, items: list | deque) -> None:
-        object.__setattr__(self, "_items", items)
 
-    def __getitem__(self, index: int | slice) -> Any:
-        items = object.__getattribute__(self, "_items")
-        if isinstance(index, slice):
-            return tuple(readonly(v) for v in list(items)[index])
-        return readonly(items[index])
+class SessionView(tuple):
+    """The whole session, read-only: `(state, 0)` (the same shape as a car view, so game fields read alike)."""
 
-    def __len__(self) -> int:
-        return len(object.__getattribute__(self, "_items"))
+    __slots__ = ()
 
-    def __iter__(self) -> Iterator[Any]:
-        return (readonly(v) for v in object.__getattribute__(self, "_items"))
+    @property
+    def cars(self) -> tuple[CarView, ...]:
+        state = self[0]
+        return tuple(CarView((state, i)) for i in range(len(state.cars)))
+
+    def car(self, index: int) -> CarView:
+        return CarView((self[0], index))
+
+    @property
+    def player(self) -> CarView | None:
+        state = self[0]
+        i = state.player_index
+        return CarView((state, i)) if i < len(state.cars) else None
+
+    @property
+    def secondary_player(self) -> CarView | None:
+        state = self[0]
+        i = state.secondary_player_index
+        return CarView((state, i)) if i < len(state.cars) else None
+
+    @property
+    def active_cars(self) -> tuple[CarView, ...]:
+        state = self[0]
+        return tuple(CarView((state, i)) for i in state.active)
+
+    @property
+    def latest(self) -> MappingProxyType:
+        return MappingProxyType(self[0].latest)
 
     def __repr__(self) -> str:
-        return f"readonly({object.__getattribute__(self, '_items')!r})"
+        return f"SessionView(uid={self[0].session_uid})"
 
 
-class ReadOnlyMapping(_Guard, Mapping):
-    __slots__ = ("_mapping",)
+_SESSION_ATTRIBUTES = (
+    "session_uid", "packet_format", "game_version", "player_index", "secondary_player_index", "active",
+    "active_set", "num_active_cars", "best_lap", "best_sectors", "fastest_lap_event", "session_started",
+    "session_ended", "drs_enabled", "red_flag", "start_lights", "lights_out", "chequered_flag", "winner",
+    "safety_car_event", "flashbacks", "buttons", "collisions", "lap_positions", "events", "event_seq",
+    "packets_applied", "stale_dropped", "sessions_seen", "changed",
+)  # fmt: skip
+for _name in _SESSION_ATTRIBUTES:
+    setattr(SessionView, _name, _forward(_name, lambda v: v[0]))
+add_game_properties(SessionView, view=True, cars=False)
 
-    def __init__(self, mapping: Mapping) -> None:
-        object.__setattr__(self, "_mapping", mapping)
 
-    def __getitem__(self, key: Any) -> Any:
-        return readonly(object.__getattribute__(self, "_mapping")[key])
-
-    def __len__(self) -> int:
-        return len(object.__getattribute__(self, "_mapping"))
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(object.__getattribute__(self, "_mapping"))
-
-    def __repr__(self) -> str:
-        return f"readonly({object.__getattribute__(self, '_mapping')!r})"
+def readonly(state: Any) -> SessionView:
+    """The view readers get of a `SessionState`."""
+    return SessionView((state, 0))

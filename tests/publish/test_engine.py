@@ -62,8 +62,11 @@ class Harness:
             self.lap_rows[i].update(row)
         self.send(LAP_DATA, {"lapData": self.lap_rows})
 
-    def drain(self) -> dict[str, Any]:
-        """Take everything pending and report it sent; returns topic -> message."""
+    def drain(self, tick: bool = True) -> dict[str, Any]:
+        """Let every rate class come round, take everything pending and report it sent; topic -> message."""
+        if tick:
+            self.clock.now += 10.0
+            self.engine.tick()
         out = {}
         for m in self.engine.take(10_000):
             self.engine.sent(m)
@@ -145,14 +148,27 @@ def test_rate_classes_wait_for_their_turn() -> None:
     h.lap_data({1: {"deltaToCarInFrontMSPart": 1500}})
     gap = f"{ROOT}/cars/1/gap_ahead_ms"
     h.engine.tick()  # first tick: every class is due
-    assert h.drain()[gap].payload == "1500"
+    assert h.drain(tick=False)[gap].payload == "1500"
     h.lap_data({1: {"deltaToCarInFrontMSPart": 2500}})
     h.clock.now += 0.1  # normal class is 2 Hz: not yet
     h.engine.tick()
-    assert gap not in h.drain()
+    assert gap not in h.drain(tick=False)
     h.clock.now += 0.5
     h.engine.tick()
-    assert h.drain()[gap].payload == "2500"
+    assert h.drain(tick=False)[gap].payload == "2500"
+
+
+def test_on_change_fields_are_checked_at_the_fast_rate_not_per_packet() -> None:
+    h = Harness()
+    h.lap_data()
+    h.drain()
+    h.lap_data({2: {"carPosition": 1}, 0: {"carPosition": 3}})
+    assert not any(t.endswith("/position") for t in h.engine.pending)  # nothing read per packet
+    h.clock.now += 0.11  # the fast rate (10 Hz) comes round
+    h.engine.tick()
+    out = {t: m.payload for t, m in h.drain(tick=False).items()}
+    assert out[f"{ROOT}/cars/2/position"] == "1" and out[f"{ROOT}/player/position"] == "3"
+    assert f"{ROOT}/cars/1/position" not in out  # unchanged cars are not even read
 
 
 def test_a_car_that_leaves_gets_its_retained_topics_cleared() -> None:

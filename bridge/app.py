@@ -1,0 +1,202 @@
+"""The pipeline, built from the settings: UDP in, decode, the single writer, and the readers.
+
+    receiver -> forward (raw) -> decode -> process_packet (the writer) -> engine.on_packet (what to publish)
+             -> MQTT link (network), metrics collector, Home Assistant, LEDs
+
+Everything runs on one event loop. The datagram handler is synchronous end to end: decode, write the state,
+let the engine pick realtime values, wake the sender; no await, no I/O. The MQTT link, the rate-class ticker,
+the UDP watchdog and the stats logger are their own tasks. SIGINT/SIGTERM drain the pending values, publish
+`offline` and exit 0; SIGHUP reloads the forwarding targets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bridge.config import Settings, load_settings
+from bridge.games.f1.codec import decode
+from bridge.ingest.forward import Forwarder
+from bridge.ingest.stats import IngestStats
+from bridge.ingest.udp import UdpReceiver
+from bridge.publish.engine import PublishEngine
+from bridge.publish.leds import Lights
+from bridge.publish.mqtt import MqttLink
+from bridge.state.session import SessionState, process_packet
+from bridge.state.view import readonly
+from bridge.status import BridgeStatus
+
+log = logging.getLogger("rigbridge")
+
+SUMMARY_INTERVAL_S = 60.0
+WATCHDOG_INTERVAL_S = 0.25
+
+
+class Bridge:
+    """One rig's bridge. `run()` until `stop()` (or a signal)."""
+
+    def __init__(self, settings: Settings, *, config_path: str | None = None) -> None:
+        self.settings = settings
+        self.config_path = config_path
+        self.state = SessionState()
+        self.view = readonly(self.state)
+        self.status = BridgeStatus()
+        self.ingest = IngestStats()
+        self.lights = Lights(self.view, settings.lights)
+        self.engine = PublishEngine(settings, self.view, self.status, self.lights)
+        self.link = MqttLink(settings, self.engine, self.status)
+        self.forwarder = Forwarder(settings.udp.forward, self.ingest) if settings.udp.forward else None
+        self.receiver = UdpReceiver(settings.udp, self.on_datagram, self.ingest, self.forwarder)
+        self.stopping = asyncio.Event()
+        self.readers: list[Callable[[set[str]], None]] = []  # more readers (Home Assistant, WLED) join here
+
+    # ------------------------------------------------------------------------------------------ hot path
+
+    def on_datagram(self, data: bytes, addr: tuple, t_ns: int) -> None:
+        """Decode, write, pick what to publish. Synchronous: nothing here awaits or does I/O."""
+        packet = decode(data)
+        if not packet:
+            self.ingest.dropped[packet.reason] += 1
+            return
+        self.ingest.decoded[packet.layout.key] += 1
+        self.status.source = addr[0]
+        changed = process_packet(self.state, packet)
+        if changed:
+            self.engine.origin_ns = t_ns
+            self.engine.on_packet(changed)
+            for reader in self.readers:
+                reader(changed)
+            if self.engine.pending_realtime or self.engine.events or self.engine.pending:
+                self.link.wake()
+
+    # ------------------------------------------------------------------------------------------ tasks
+
+    async def _ticker(self) -> None:
+        """Rate classes: read what is due, then wake the sender."""
+        while True:
+            delay = max(0.0, self.engine.next_due() - time.monotonic())
+            await asyncio.sleep(min(delay, 0.1))
+            self.engine.tick()
+            if self.engine.has_pending():
+                self.link.wake()
+
+    async def _watchdog(self) -> None:
+        """`game/receiving` goes false when no datagram arrived for `udp.receive_timeout_s`."""
+        timeout = self.settings.udp.receive_timeout_s
+        while True:
+            last = self.ingest.last_datagram_monotonic
+            receiving = last is not None and time.monotonic() - last < timeout
+            if receiving != self.status.receiving:
+                self.status.receiving = receiving
+                log.info("game telemetry %s", "arriving" if receiving else f"silent for {timeout:g} s")
+                self.engine.mark("game")
+                self.link.wake()
+            await asyncio.sleep(WATCHDOG_INTERVAL_S)
+
+    async def _rates(self) -> None:
+        """Once a second: rates for the bridge topics; once a minute: the summary log line."""
+        last_received = self.ingest.received
+        last_published = sum(self.status.published.values())
+        last_summary = time.monotonic()
+        while True:
+            await asyncio.sleep(1.0)
+            self.receiver.update_kernel_drops()
+            received, published = self.ingest.received, sum(self.status.published.values())
+            self.status.packets_per_s = float(received - last_received)
+            self.status.messages_per_s = float(published - last_published)
+            self.status.dropped_total = self.ingest.dropped_total
+            self.status.pending = self.engine.pending_size()
+            last_received, last_published = received, published
+            self.engine.mark("bridge")
+            now = time.monotonic()
+            if now - last_summary >= SUMMARY_INTERVAL_S:
+                last_summary = now
+                log.info(self.summary())
+
+    def summary(self) -> str:
+        drops = ", ".join(f"{k} {v}" for k, v in sorted(self.ingest.dropped.items())) or "none"
+        return (
+            f"{self.status.packets_per_s:.0f} packets/s, drops: {drops}, "
+            f"{self.status.messages_per_s:.0f} messages/s, broker {self.status.broker_state}"
+        )
+
+    # ------------------------------------------------------------------------------------------ lifecycle
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the config file and swap the forwarding targets."""
+        if self.config_path is None or self.forwarder is None:
+            return
+        try:
+            settings = load_settings(self.config_path)
+        except Exception as exc:  # noqa: BLE001 - a bad edit must not stop a running bridge
+            log.warning("reload ignored: %s", exc)
+            return
+        self.forwarder.reload(settings.udp.forward)
+        log.info("forwarding to %d target(s)", len(settings.udp.forward))
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stop)
+        with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
+            loop.add_signal_handler(signal.SIGHUP, self.reload)
+        await self.receiver.start()
+        host, port = self.receiver.address
+        log.info("listening for F1 telemetry on %s:%s; %s", host, port, self.settings.summary())
+        helpers = [asyncio.create_task(c) for c in (self._ticker(), self._watchdog(), self._rates())]
+        try:
+            await self.link.run(self.stopping)
+        finally:
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+            self.receiver.close()
+            if self.forwarder is not None:
+                self.forwarder.close()
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def run_main(config_path: str | None) -> int:
+    """`rigbridge run`: exit 0 on a clean stop, 2 on a bad config, 3 when the broker refuses us at start."""
+    from bridge.config import ConfigError
+    from bridge.ingest.udp import PortInUseError
+    from bridge.publish.mqtt import FatalMqttError
+
+    try:
+        settings = load_settings(config_path)
+    except ConfigError as exc:
+        print(f"rigbridge: invalid configuration:\n{exc}", flush=True)
+        return 2
+    configure_logging(settings.log.level)
+    bridge = Bridge(settings, config_path=config_path)
+    try:
+        asyncio.run(bridge.run())
+    except PortInUseError as exc:
+        log.error("%s", exc)
+        return 4
+    except FatalMqttError as exc:
+        log.error("%s", exc)
+        return 3
+    return 0
+
+
+def default_config_path() -> str | None:
+    for candidate in (Path("rigbridge.yaml"), Path("config/rigbridge.yaml")):
+        if candidate.is_file():
+            return str(candidate)
+    return None
+
+
+__all__ = ["Bridge", "run_main"]
