@@ -16,7 +16,6 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from bridge.config import Settings, load_settings
@@ -27,6 +26,7 @@ from bridge.ingest.udp import UdpReceiver
 from bridge.publish.engine import PublishEngine
 from bridge.publish.leds import Lights
 from bridge.publish.mqtt import MqttLink
+from bridge.publish.readers import build_readers
 from bridge.state.session import SessionState, process_packet
 from bridge.state.view import readonly
 from bridge.status import BridgeStatus
@@ -49,11 +49,18 @@ class Bridge:
         self.ingest = IngestStats()
         self.lights = Lights(self.view, settings.lights)
         self.engine = PublishEngine(settings, self.view, self.status, self.lights)
-        self.link = MqttLink(settings, self.engine, self.status)
+        self.readers = build_readers(self)
+        self.link = MqttLink(
+            settings,
+            self.engine,
+            self.status,
+            on_connect=self._on_connect,
+            on_message=self._on_message,
+            subscriptions=tuple(t for r in self.readers for t in r.subscriptions),
+        )
         self.forwarder = Forwarder(settings.udp.forward, self.ingest) if settings.udp.forward else None
         self.receiver = UdpReceiver(settings.udp, self.on_datagram, self.ingest, self.forwarder)
         self.stopping = asyncio.Event()
-        self.readers: list[Callable[[set[str]], None]] = []  # more readers (Home Assistant, WLED) join here
 
     # ------------------------------------------------------------------------------------------ hot path
 
@@ -70,9 +77,20 @@ class Bridge:
             self.engine.origin_ns = t_ns
             self.engine.on_packet(changed)
             for reader in self.readers:
-                reader(changed)
+                reader.on_packet(changed)
             if self.engine.pending_realtime or self.engine.events or self.engine.pending:
                 self.link.wake()
+
+    async def _on_connect(self, client: object) -> None:
+        for reader in self.readers:
+            reader.on_connect()
+
+    def _on_message(self, message: object) -> None:
+        topic, payload = str(message.topic), message.payload  # type: ignore[attr-defined]
+        data = payload if isinstance(payload, bytes) else str(payload).encode()
+        for reader in self.readers:
+            if any(topic == t for t in reader.subscriptions):
+                reader.on_message(topic, data)
 
     # ------------------------------------------------------------------------------------------ tasks
 

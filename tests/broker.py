@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -49,6 +50,8 @@ class Mosquitto:
 
     def write_config(self) -> None:
         lines = [
+            # As root, mosquitto would switch to its own user, which cannot read the test's private tmp files.
+            "user root" if os.geteuid() == 0 else "",
             f"listener {self.port} 127.0.0.1",
             "allow_anonymous true" if "allow_anonymous" not in self.extra and "password_file" not in self.extra
             else "",

@@ -285,11 +285,37 @@ def replay(port: int, capture: Path, speed: float) -> None:
     )
 
 
-def rigbridge_process(config: Path, *args: str) -> subprocess.Popen[str]:
-    """The real `rigbridge run` as a child process."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "bridge", "run", "-c", str(config), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+class RigbridgeProcess:
+    """The real `rigbridge run` as a child process, its output in a file (readable at any time)."""
+
+    def __init__(self, config: Path, *args: str) -> None:
+        self.log_path = config.with_suffix(f".{time.monotonic_ns()}.log")
+        with self.log_path.open("w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bridge", "run", "-c", str(config), *args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def output(self) -> str:
+        return self.log_path.read_text()
+
+    def signal(self, sig: int) -> None:
+        self.process.send_signal(sig)
+
+    def wait(self, timeout: float) -> int:
+        return self.process.wait(timeout)
+
+    def poll(self) -> int | None:
+        return self.process.poll()
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+
+    def __enter__(self) -> RigbridgeProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,29 @@
+"""Optional readers beside the MQTT topics: Home Assistant discovery, WLED output.
+
+A reader looks at the state after each packet (`on_packet`), may subscribe to topics (`subscriptions`,
+`on_message`), and is told after every (re)connect (`on_connect`). It publishes by offering messages to the
+engine's latest-wins map, so it inherits change-only sending, bounded memory and the reconnect snapshot.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from bridge.app import Bridge
+
+
+class Reader(Protocol):
+    subscriptions: tuple[str, ...]
+
+    def on_packet(self, changed: set[str]) -> None: ...
+
+    def on_connect(self) -> None: ...
+
+    def on_message(self, topic: str, payload: bytes) -> None: ...
+
+
+def build_readers(bridge: Bridge) -> list[Reader]:
+    """The readers the settings ask for."""
+    readers: list[Reader] = []
+    return readers
