@@ -23,6 +23,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return run_main(args.config or default_config_path())
 
 
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from bridge.games.f1.synth_cli import synth_main
+
+    return synth_main(
+        to=args.to,
+        rate=args.rate,
+        cars=args.cars,
+        packet_format=args.format,
+        duration=args.duration,
+        speed=args.speed,
+        seed=args.seed,
+        laps=args.laps,
+    )
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from bridge.app import default_config_path
+    from bridge.demo import demo_main
+
+    return demo_main(args.config or default_config_path(), duration=args.duration, broker=args.broker)
+
+
 def _cmd_topics(args: argparse.Namespace) -> int:
     from bridge.publish.topics_doc import render
 
@@ -77,6 +99,32 @@ def build_parser() -> argparse.ArgumentParser:
         "rigbridge run -c config/rigbridge.yaml",
     )
     p.add_argument("-c", "--config", metavar="FILE", help="config file (default: ./rigbridge.yaml if present)")
+
+    p = add(
+        "demo",
+        _cmd_demo,
+        "a synthetic race through the real pipeline to a broker, with a live view; zero set-up",
+        "rigbridge demo --duration 60",
+    )
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
+    p.add_argument("-c", "--config", metavar="FILE", help="config file (its broker is used if it answers)")
+    p.add_argument("--broker", choices=("auto", "configured", "mosquitto", "embedded"), default="auto",
+                   help="auto: the configured broker if it answers, else mosquitto from PATH, else embedded")
+
+    p = add(
+        "synth",
+        _cmd_synth,
+        "the synthetic game alone: a plausible race sent as real F1 UDP telemetry",
+        "rigbridge synth --to 127.0.0.1:20777 --rate 60 --cars 22 --format 2025 --duration 120",
+    )
+    p.add_argument("--to", default="127.0.0.1:20777", metavar="HOST:PORT", help="where to send (default %(default)s)")
+    p.add_argument("--rate", type=int, default=60, choices=(10, 20, 30, 60), help="UDP send rate in Hz")
+    p.add_argument("--cars", type=int, default=22, help="cars in the race (2-22; 2-24 in format 2026)")
+    p.add_argument("--format", type=int, default=2025, choices=(2023, 2024, 2025, 2026), help="UDP format")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
+    p.add_argument("--speed", type=float, default=1.0, metavar="X", help="time factor (2 = twice real time)")
+    p.add_argument("--seed", type=int, default=1, help="race seed (same seed, same race)")
+    p.add_argument("--laps", type=int, default=5, help="laps per race")
 
     p = add(
         "decode",
