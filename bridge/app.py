@@ -21,10 +21,12 @@ from pathlib import Path
 from bridge.config import Settings, load_settings
 from bridge.games.f1.codec import decode
 from bridge.ingest.forward import Forwarder
+from bridge.ingest.recorder import PipelineRecorder
 from bridge.ingest.stats import IngestStats
 from bridge.ingest.udp import UdpReceiver
 from bridge.publish.engine import PublishEngine
 from bridge.publish.leds import Lights
+from bridge.publish.metrics import MetricsExporter
 from bridge.publish.mqtt import MqttLink
 from bridge.publish.readers import build_readers
 from bridge.state.session import SessionState, process_packet
@@ -60,12 +62,17 @@ class Bridge:
         )
         self.forwarder = Forwarder(settings.udp.forward, self.ingest) if settings.udp.forward else None
         self.receiver = UdpReceiver(settings.udp, self.on_datagram, self.ingest, self.forwarder)
+        # Prometheus endpoint; `self.metrics.port` is the bound port once running (metrics.port 0: any free one).
+        self.metrics = MetricsExporter(self) if settings.metrics.enabled else None
         self.stopping = asyncio.Event()
+        self.recorder = PipelineRecorder(settings.udp.record) if settings.udp.record else None
 
     # ------------------------------------------------------------------------------------------ hot path
 
     def on_datagram(self, data: bytes, addr: tuple, t_ns: int) -> None:
         """Decode, write, pick what to publish. Synchronous: nothing here awaits or does I/O."""
+        if self.recorder is not None:
+            self.recorder.put(data, t_ns)  # raw, before decoding: undecodable datagrams are recorded too
         packet = decode(data)
         if not packet:
             self.ingest.dropped[packet.reason] += 1
@@ -138,9 +145,12 @@ class Bridge:
 
     def summary(self) -> str:
         drops = ", ".join(f"{k} {v}" for k, v in sorted(self.ingest.dropped.items())) or "none"
+        recording = ""
+        if self.recorder is not None:
+            recording = f", recording {'stopped: ' + self.recorder.error if self.recorder.error else 'on'}"
         return (
             f"{self.status.packets_per_s:.0f} packets/s, drops: {drops}, "
-            f"{self.status.messages_per_s:.0f} messages/s, broker {self.status.broker_state}"
+            f"{self.status.messages_per_s:.0f} messages/s, broker {self.status.broker_state}{recording}"
         )
 
     # ------------------------------------------------------------------------------------------ lifecycle
@@ -168,6 +178,12 @@ class Bridge:
         with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
             loop.add_signal_handler(signal.SIGHUP, self.reload)
         await self.receiver.start()
+        if self.metrics is not None:
+            try:
+                self.metrics.start()
+            except BaseException:
+                self.receiver.close()
+                raise
         host, port = self.receiver.address
         log.info("listening for F1 telemetry on %s:%s; %s", host, port, self.settings.summary())
         helpers = [asyncio.create_task(c) for c in (self._ticker(), self._watchdog(), self._rates())]
@@ -180,6 +196,10 @@ class Bridge:
             self.receiver.close()
             if self.forwarder is not None:
                 self.forwarder.close()
+            if self.recorder is not None:
+                self.recorder.close()
+            if self.metrics is not None:
+                await self.metrics.close()
 
 
 def configure_logging(level: str) -> None:

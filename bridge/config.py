@@ -152,6 +152,7 @@ class UdpSettings:
     forward: tuple[tuple[str, int], ...] = ()
     rcvbuf_bytes: int = 4_194_304
     receive_timeout_s: float = 2.0
+    record: str | None = None  # append every datagram to this rigbridge capture file while running
 
 
 @dataclass(frozen=True)
@@ -926,6 +927,7 @@ _SCHEMA = _Section(
                 "forward": _list(_hostport(), unique=True),
                 "rcvbuf_bytes": _integer(65536),
                 "receive_timeout_s": _number(gt=0),
+                "record": _optional(_string("must be the path of a capture file to append to")),
             },
             (_check_udp,),
         ),
