@@ -26,7 +26,6 @@ from bridge.ingest.stats import IngestStats
 from bridge.ingest.udp import UdpReceiver
 from bridge.publish.engine import PublishEngine
 from bridge.publish.leds import Lights
-from bridge.publish.metrics import MetricsExporter
 from bridge.publish.mqtt import MqttLink
 from bridge.publish.readers import build_readers
 from bridge.state.session import SessionState, process_packet
@@ -62,8 +61,6 @@ class Bridge:
         )
         self.forwarder = Forwarder(settings.udp.forward, self.ingest) if settings.udp.forward else None
         self.receiver = UdpReceiver(settings.udp, self.on_datagram, self.ingest, self.forwarder)
-        # Prometheus endpoint; `self.metrics.port` is the bound port once running (metrics.port 0: any free one).
-        self.metrics = MetricsExporter(self) if settings.metrics.enabled else None
         self.stopping = asyncio.Event()
         self.recorder = PipelineRecorder(settings.udp.record) if settings.udp.record else None
 
@@ -178,12 +175,6 @@ class Bridge:
         with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
             loop.add_signal_handler(signal.SIGHUP, self.reload)
         await self.receiver.start()
-        if self.metrics is not None:
-            try:
-                self.metrics.start()
-            except BaseException:
-                self.receiver.close()
-                raise
         host, port = self.receiver.address
         log.info("listening for F1 telemetry on %s:%s; %s", host, port, self.settings.summary())
         helpers = [asyncio.create_task(c) for c in (self._ticker(), self._watchdog(), self._rates())]
@@ -198,8 +189,6 @@ class Bridge:
                 self.forwarder.close()
             if self.recorder is not None:
                 self.recorder.close()
-            if self.metrics is not None:
-                await self.metrics.close()
 
 
 def configure_logging(level: str) -> None:

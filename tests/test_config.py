@@ -229,7 +229,7 @@ def test_unknown_key_wrong_type_and_duplicate_reported_together(tmp_path: Path) 
     assert check_config_main(str(path), out) == 2
     assert out.getvalue().splitlines() == [
         f"{path}:3: udp.bnd: unknown key; expected one of: bind, port, allow_from, forward, rcvbuf_bytes, "
-        "receive_timeout_s; did you mean bind?",
+        "receive_timeout_s, record; did you mean bind?",
         f"{path}:6: mqtt.port: must be an integer from 1 to 65535 (got 'abc')",
         f"{path}:8: mqtt.host: duplicate key; first defined on line 5",
     ]
@@ -356,7 +356,7 @@ def test_top_level_must_be_mapping(tmp_path: Path, text: str, got: str) -> None:
 
 def test_section_must_be_mapping(tmp_path: Path) -> None:
     problem = only_problem(write(tmp_path, "udp: 20777\n"))
-    keys = "bind, port, allow_from, forward, rcvbuf_bytes, receive_timeout_s"
+    keys = "bind, port, allow_from, forward, rcvbuf_bytes, receive_timeout_s, record"
     assert str(problem).endswith(f":1: udp: must be a mapping with keys: {keys} (got 20777)")
 
 
