@@ -228,7 +228,7 @@ async def run_demo(settings: Settings, *, duration: float | None, broker_choice:
     runner = asyncio.ensure_future(bridge.run())
     tasks: list[asyncio.Future[object]] = []
     try:
-        while bridge.receiver._transport is None and not runner.done():  # noqa: SLF001 - wait for the bind
+        while not bridge.receiver.running and not runner.done():  # wait for the bind
             await asyncio.sleep(0.02)
         if runner.done():
             runner.result()

@@ -54,7 +54,7 @@ class BridgeThread:
             self._loop = asyncio.get_running_loop()
             self.bridge = Bridge(self.settings)
             task = asyncio.create_task(self.bridge.run())
-            while self.bridge.receiver._transport is None and not task.done():  # noqa: SLF001
+            while not self.bridge.receiver.running and not task.done():
                 await asyncio.sleep(0.01)
             self._ready.set()
             await task

@@ -356,7 +356,8 @@ class PublishEngine:
 
     def offer_message(self, message: Message) -> None:
         """A message from another reader (Home Assistant discovery, WLED): latest wins per topic."""
-        self.pending[message.topic] = message
+        target = self.pending_realtime if message.rate == "realtime" else self.pending
+        target[message.topic] = message
 
 
 _FIELDS_BY_PATH = {f.path: f for f in CATALOG}

@@ -17,7 +17,7 @@ from tests.harness import BridgeThread, Subscriber, send_frames, settings_for
 def frames(count: int) -> list[tuple[float, list[bytes]]]:
     out = []
     for n in range(count):
-        telemetry = encode(build(2025, 6, {"carTelemetryData": [{"speed": n * 5 % 300}]}, session_uid=9, frame=n + 1))
+        telemetry = encode(build(2025, 6, {"carTelemetryData": [{"revLightsPercent": n % 100}]}, session_uid=9, frame=n + 1))
         out.append((n / 60.0, [telemetry, b"not a datagram %d" % n]))
     return out
 
@@ -39,14 +39,14 @@ def test_recording_captures_every_datagram_in_order(mosquitto: Mosquitto, tmp_pa
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full to simulate a full disk")
 def test_disk_full_while_recording_stops_recording_not_the_pipeline(mosquitto: Mosquitto) -> None:
-    sub = Subscriber(mosquitto.port, "rigbridge/rig1/player/speed_kph").start()
+    sub = Subscriber(mosquitto.port, "rigbridge/rig1/lights/rev_pct").start()
     bt = BridgeThread(settings_for(mosquitto.port, udp={"record": "/dev/full"})).start()
     try:
         send_frames(bt.udp_port, frames(180))
         bt.wait(lambda b: b.recorder.error is not None, 5, "the recording error")
         time.sleep(0.5)
         summary = bt.bridge.summary()
-        published = len(sub.payloads("rigbridge/rig1/player/speed_kph"))
+        published = len(sub.payloads("rigbridge/rig1/lights/rev_pct"))
         decoded = bt.bridge.ingest.decoded["car_telemetry"]
     finally:
         bt.stop()

@@ -77,9 +77,10 @@ class Harness:
 def test_realtime_player_fields_are_ready_right_after_the_telemetry_packet() -> None:
     h = Harness()
     h.lap_data()
-    h.telemetry(speed=250, gear=7, revLightsPercent=80, revLightsBitValue=0x0FFF)
+    h.telemetry(speed=250, gear=7, throttle=0.5, revLightsPercent=80, revLightsBitValue=0x0FFF)
     realtime = {m.topic: m for m in h.engine.pending_realtime.values()}
-    assert realtime[f"{ROOT}/player/speed_kph"].payload == "250"
+    assert realtime[f"{ROOT}/player/throttle_pct"].payload == "50"
+    assert f"{ROOT}/player/speed_kph" not in realtime  # fast class: read when its turn comes
     assert realtime[f"{ROOT}/player/gear"].payload == "7"
     assert realtime[f"{ROOT}/lights/rev_bits"].payload == str(0x0FFF)
     assert realtime[f"{ROOT}/lights/rev_pct"].payload == "80"
@@ -121,26 +122,28 @@ def test_deadband_override_from_config() -> None:
 def test_latest_value_wins_and_the_map_stays_bounded() -> None:
     h = Harness()
     h.lap_data()
-    for speed in range(100, 400):
-        h.telemetry(speed=speed)  # nobody takes: a broker outage
+    for n in range(300):
+        h.telemetry(throttle=n / 300, speed=n)  # nobody takes: a broker outage
+        h.clock.now += 0.05
+        h.engine.tick()
     size = h.engine.pending_size()
     topics = {m.topic for m in h.engine.take(10_000)}
     assert size == len(topics)  # one message per topic, never a queue
-    h.telemetry(speed=123)
-    assert h.engine.pending_realtime[f"{ROOT}/player/speed_kph"].payload == "123"
+    h.telemetry(throttle=0.123)
+    assert h.engine.pending_realtime[f"{ROOT}/player/throttle_pct"].payload == "12"
 
 
 def test_a_failed_publish_is_retried_unless_a_newer_value_waits() -> None:
     h = Harness()
     h.lap_data()
-    h.telemetry(speed=200)
-    message = next(m for m in h.engine.take(10_000) if m.topic.endswith("player/speed_kph"))
+    h.telemetry(throttle=0.2)
+    message = next(m for m in h.engine.take(10_000) if m.topic.endswith("player/throttle_pct"))
     h.engine.failed(message)
-    assert h.engine.pending_realtime[message.topic].payload == "200"
+    assert h.engine.pending_realtime[message.topic].payload == "20"
     h.engine.take(10_000)
-    h.telemetry(speed=210)
+    h.telemetry(throttle=0.3)
     h.engine.failed(message)  # the old value failed after a newer one was queued
-    assert h.engine.pending_realtime[message.topic].payload == "210"
+    assert h.engine.pending_realtime[message.topic].payload == "30"
 
 
 def test_rate_classes_wait_for_their_turn() -> None:
