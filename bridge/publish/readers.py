@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from bridge.publish.homeassistant import HomeAssistant
+from bridge.publish.wled import Wled
+
 if TYPE_CHECKING:
     from bridge.app import Bridge
 
@@ -24,6 +27,20 @@ class Reader(Protocol):
 
 
 def build_readers(bridge: Bridge) -> list[Reader]:
-    """The readers the settings ask for."""
+    """The readers the settings ask for: Home Assistant discovery (`homeassistant.enabled`) and WLED shift lights
+    (`lights.wled.enabled`)."""
+
+    def wake() -> None:
+        """Readers publish outside the packet path too (timers, subscriptions): wake the sender."""
+        link = getattr(bridge, "link", None)  # built after the readers
+        if link is not None:
+            link.wake()
+
+    settings = bridge.settings
     readers: list[Reader] = []
+    if settings.homeassistant.enabled:
+        readers.append(HomeAssistant(settings, bridge.engine, bridge.view, wake=wake))
+    wled = settings.lights.wled
+    if wled.enabled and wled.topics:
+        readers.append(Wled(wled.topics, bridge.engine, bridge.lights, wake=wake))
     return readers

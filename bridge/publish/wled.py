@@ -1,0 +1,67 @@
+"""Shift lights on WLED devices, over WLED's MQTT JSON API.
+
+After each packet that can change the LED frame (car telemetry or car status), the frame `lights/leds` carries is
+compared with the last one sent; when it differs, every configured device gets it on `<device-topic>/api` as a
+JSON API state with per-LED colours (`seg.i`, hex strings, LED 0 first):
+
+    {"on":true,"bri":255,"seg":{"i":["00ff00","00ff00","000000",...]}}
+
+The colours already include `lights.brightness`, so the device's own brightness is set to full. Messages are
+QoS 0, not retained, latest wins per device: a slow link skips frames instead of queueing them.
+WLED applies per-LED colours only while the light is on; a device that was off lights up with the next frame.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from bridge.publish.engine import Message, PublishEngine
+from bridge.publish.topics import checked
+
+FRAME_GROUPS = frozenset({"cars.telemetry", "cars.status"})
+
+
+def wled_state(frame: str) -> str:
+    """WLED JSON API state for an LED frame (RRGGBB hex per LED)."""
+    leds = [frame[i : i + 6] for i in range(0, len(frame), 6)]
+    return json.dumps({"on": True, "bri": 255, "seg": {"i": leds}}, separators=(",", ":"))
+
+
+class Wled:
+    """The LED frame to WLED devices, change-only."""
+
+    subscriptions: tuple[str, ...] = ()
+
+    def __init__(
+        self, topics: tuple[str, ...], engine: PublishEngine, lights: Any, *, wake: Callable[[], None] = lambda: None
+    ) -> None:
+        self.topics = tuple(checked(f"{topic}/api") for topic in topics)
+        self._engine = engine
+        self._lights = lights
+        self._wake = wake
+        self._frame: str | None = None  # the frame last offered
+
+    def _offer(self, frame: str) -> None:
+        payload = wled_state(frame)
+        for topic in self.topics:
+            self._engine.offer_message(Message(topic, payload, 0, False, "realtime"))
+
+    def on_packet(self, changed: set[str]) -> None:
+        if FRAME_GROUPS.isdisjoint(changed):
+            return
+        frame = self._lights.leds
+        if frame is None or frame == self._frame:
+            return
+        self._frame = frame
+        self._offer(frame)
+
+    def on_connect(self) -> None:
+        """The frame offered before the connection dropped may never have gone out: send the current one."""
+        if self._frame is not None:
+            self._offer(self._frame)
+            self._wake()
+
+    def on_message(self, topic: str, payload: bytes) -> None:
+        pass
