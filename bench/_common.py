@@ -26,6 +26,9 @@ from time import perf_counter_ns
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # benchmarks run as scripts: make the project's tools importable
+
+from tools.captures import captures_root  # noqa: E402
 PARSER_DIR = "f1-game-packet-parser"
 FORMATS = (2023, 2024)
 # Hand-edited event files with the wrong length (see the captures' README): not real datagrams.
@@ -53,17 +56,6 @@ class Capture:
     @property
     def label(self) -> str:
         return self.name.removesuffix(".bin")
-
-
-def captures_root() -> Path | None:
-    """`$RIGBRIDGE_CAPTURES`, else `../shared/captures` beside the project; None when neither exists."""
-    env = os.environ.get("RIGBRIDGE_CAPTURES")
-    candidates = [Path(env)] if env else []
-    candidates.append(ROOT.parent / "shared" / "captures")
-    for path in candidates:
-        if path.is_dir():
-            return path
-    return None
 
 
 def require_parser_captures() -> Path:

@@ -29,7 +29,7 @@ from bridge.games.f1.codec import (
 )
 from bridge.games.f1.decode_cli import to_json
 from bridge.games.f1.layouts import COUNTED_ARRAYS, EVENT_PACKET_ID, HEADER_SIZE, LAYOUTS
-from tests.conftest import captures_root
+from tools.captures import captures_root
 
 DATAGRAMS = 100_000
 TIME_BUDGET_S = 20.0
