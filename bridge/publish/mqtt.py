@@ -30,7 +30,8 @@ from bridge.status import BridgeStatus
 log = logging.getLogger("rigbridge.mqtt")
 
 STOP_FLUSH_S = 2.0
-BATCH = 512  # messages handed to the client at once; the rest stay in the latest-wins map meanwhile
+BATCH = 512  # messages unconfirmed at once; the rest stay in the latest-wins map meanwhile
+SLICE = 32  # messages handed to the client per event-loop turn, so a snapshot never holds up a datagram
 # CONNACK codes that mean "fix your configuration", in MQTT 3.1.1 (4, 5) and MQTT 5 (134, 135, 138, 140).
 AUTH_CODES = {4, 5, 134, 135, 138, 140}
 
@@ -244,7 +245,7 @@ class MqttLink:
         stopper = asyncio.ensure_future(wake_on_stop())
         try:
             while not failure:
-                free = BATCH - len(outstanding)
+                free = min(BATCH - len(outstanding), SLICE)
                 if free > 0 and self.engine.has_pending():
                     for message in self.engine.take(free):
                         properties = self._expiry if message.expires else None
@@ -259,6 +260,8 @@ class MqttLink:
                         else:
                             outstanding[info.mid] = message
                     self.status.pending = self.engine.pending_size()
+                    if self.engine.has_pending():
+                        await asyncio.sleep(0)  # let waiting datagrams in between slices: realtime stays realtime
                     continue
                 if stop.is_set():
                     deadline = time.monotonic() + STOP_FLUSH_S

@@ -1,0 +1,752 @@
+"""End-to-end latency: a datagram into the bridge's UDP socket -> the message at a subscriber, through mosquitto.
+
+Everything runs as its own process on this machine, against a real mosquitto on a free loopback port:
+
+* the bridge: `rigbridge run -c FILE` with a temporary config (the broker above, rig `bench`, every publish
+  setting at its default: all cars, default rates, no include/exclude);
+* the floor: a minimal UDP-to-MQTT forwarder (`--role floor`, a few lines of asyncio below): for a CarTelemetry
+  datagram it reads the player index from the header and the player's `revLightsPercent` and
+  `revLightsBitValue` with one `struct.unpack_from` at their offset (from `LAYOUTS`), and publishes the rev bits
+  and an LED frame string (the default 15-LED profile) with aiomqtt at QoS 0, MQTT 5, as the bridge does;
+* one sender (`--role sender`): a synthetic race (format 2025, 22 cars, 60 Hz) generated before sending, then
+  sent at real time, every datagram to both UDP ports one right after the other (which one goes first
+  alternates from frame to frame);
+* one subscriber (`--role subscriber`, paho) on the bridge's `lights/rev_bits` and `lights/leds` and the floor's
+  two topics, stamping every arrival; and `mosquitto_sub` counting everything under `rigbridge/#`.
+
+`bench/broker_load.py` reuses the broker, bridge, sender and counting parts (`run_pipeline`).
+
+Matching: before sending, the sender writes a sequence number 1, 2, 3... into the player's `revLightsBitValue`
+of every CarTelemetry datagram (packed at the field's offset, so the datagram stays valid), and sets
+`revLightsPercent` so that the LED frame lights `seq % 16` LEDs; it records `time.monotonic_ns()` just before
+each `sendto`, per destination. The subscriber records `time.monotonic_ns()` on arrival (CLOCK_MONOTONIC is
+system-wide, so the two processes share it). A rev-bits message carries its sequence number; an LED frame is
+matched to the latest datagram sent before it arrived whose `seq % 16` equals its lit count (unambiguous while
+latency stays under 16 frames, 267 ms). Both the bridge and the floor go through the same broker, subscriber,
+machine and moment, so the ratio bridge / floor is what the bridge adds; the absolute figures depend on the
+machine's load. The bridge keeps one pending value per topic (latest wins), so when it falls behind a newer rev
+value can replace one not yet sent: such a value counts as not delivered, and an info row also gives, for every
+datagram, the time until its value or a newer one arrived. Stamping makes `lights/*` change on every frame
+(about 180 messages/s instead of about 60 in a real race), so the bridge publishes more than usual here.
+
+The race is sent from 10 s after its start (after lights out, cars racing); the first `--warmup` seconds are
+not measured (the bridge's first datagrams of a new session publish every retained topic once).
+
+Run from the project root (about a minute):
+
+    .venv/bin/python bench/latency.py       # options: --seconds S, --warmup S, --cars all|player|none, --keep
+
+Targets (DESIGN.md section 7): p50 and p99 within 1.5x of the floor, for the rev-light topic (and the LED frame
+topic). The summary table is printed last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from _common import ROOT, machine_line, table
+
+HZ = 60
+PACKET_FORMAT = 2025
+CARS = 22
+SEED = 1
+RACE_OFFSET_S = 10.0  # send from here: lights out has happened, the field is racing
+RIG = "bench"
+BASE = "rigbridge"
+FLOOR_ROOT = "floor/bench"
+HA_PREFIX = "homeassistant"  # the default discovery prefix
+TARGET_RATIO = 1.5
+LEDS = 15
+LED_PERIOD = LEDS + 1  # the LED frame carries seq % 16 lit LEDs
+MAX_SEQ = 32767  # revLightsBitValue: 15 bits of LEDs
+MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+MOSQUITTO_SUB = shutil.which("mosquitto_sub")
+SCRIPT = Path(__file__).resolve()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Where the rev lights sit in a CarTelemetry datagram
+
+
+def byte_offset(packet_format: int, packet_id: int, *path: str | int) -> int:
+    """Byte offset of a field in a datagram: `byte_offset(2025, 6, "carTelemetryData", 3, "revLightsPercent")`."""
+    from bridge.games.f1.layouts import LAYOUTS
+
+    record = LAYOUTS.packets[(packet_format, packet_id)].record
+    offset = 0
+    f = None
+    for step in path:
+        if isinstance(step, int):
+            assert f is not None and f.record is not None
+            offset += step * f.record.size
+            continue
+        assert record is not None
+        for g in record.fields:
+            if g.name == step:
+                f = g
+                break
+            offset += g.size
+        else:
+            raise KeyError(step)
+        record = f.record
+    return offset
+
+
+@dataclass(frozen=True)
+class RevLights:
+    """Offsets for one format: player index, and the player's revLightsPercent + revLightsBitValue ("<BH")."""
+
+    size: int
+    player_offset: int
+    base: int  # revLightsPercent of car 0
+    stride: int  # bytes per car record
+    cars: int
+
+    @classmethod
+    def of(cls, packet_format: int) -> RevLights:
+        from bridge.games.f1.layouts import LAYOUTS
+
+        layout = LAYOUTS.packets[(packet_format, 6)]
+        base = byte_offset(packet_format, 6, "carTelemetryData", 0, "revLightsPercent")
+        bits = byte_offset(packet_format, 6, "carTelemetryData", 0, "revLightsBitValue")
+        assert bits == base + 1, "revLightsPercent and revLightsBitValue are expected side by side"
+        stride = byte_offset(packet_format, 6, "carTelemetryData", 1, "revLightsPercent") - base
+        return cls(layout.size, byte_offset(packet_format, 6, "playerCarIndex"), base, stride, layout.num_cars)
+
+
+def pct_for_lit(lit: int) -> int:
+    """A revLightsPercent that the bridge turns into exactly `lit` of 15 LEDs."""
+    return round(lit * 100 / LEDS)
+
+
+def lit_of_frame(payload: str) -> int:
+    """LEDs lit (from the left) in an RRGGBB-per-LED frame."""
+    lit = 0
+    for i in range(0, len(payload), 6):
+        if payload[i : i + 6] == "000000":
+            break
+        lit += 1
+    return lit
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Role: sender
+
+
+def sender_main(args: argparse.Namespace) -> None:
+    """Generate the race, stamp the telemetry, send it at real time to every port, write the send times."""
+    from bridge.games.f1.synth import SynthConfig, SyntheticRace
+
+    ports = [int(p) for p in args.ports.split(",")]
+    rev = RevLights.of(PACKET_FORMAT)
+    pack = struct.Struct("<BH").pack_into
+    start_at = RACE_OFFSET_S
+    end_at = start_at + args.warmup + args.seconds
+    frames: list[tuple[float, list[tuple[bytes, int]]]] = []  # (datagram, its sequence number or 0) per frame
+    seq = 0
+    first_measured = None
+    config = SynthConfig(packet_format=PACKET_FORMAT, cars=CARS, rate_hz=HZ, laps=5, seed=SEED)
+    for t, datagrams in SyntheticRace(config).frames():
+        if t < start_at:
+            continue
+        if t >= end_at:
+            break
+        out = []
+        for d in datagrams:
+            if args.stamp and d[6] == 6 and len(d) == rev.size and d[rev.player_offset] < rev.cars:
+                seq += 1
+                if seq > MAX_SEQ:
+                    sys.exit("sender: more telemetry datagrams than rev-bits sequence numbers; shorten the run")
+                if first_measured is None and t >= start_at + args.warmup:
+                    first_measured = seq
+                buf = bytearray(d)
+                pack(buf, rev.base + d[rev.player_offset] * rev.stride, pct_for_lit(seq % LED_PERIOD), seq)
+                out.append((bytes(buf), seq))
+            else:
+                out.append((d, 0))
+        frames.append((t, out))
+    print("generated", flush=True)
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    targets = [("127.0.0.1", p) for p in ports]
+    send_ns: list[list[int]] = [[0] * (seq + 1) for _ in ports]
+    clock = time.monotonic_ns
+    t0 = frames[0][0]
+    start = clock() + 200_000_000
+    window_rt: list[int] = []
+    window_mono: list[int] = []
+    start_rt = 0
+    sent = 0
+    late = 0
+    for k, (t, datagrams) in enumerate(frames):
+        due = start + int((t - t0) * 1e9)
+        delay = due - clock()
+        if delay > 0:
+            time.sleep(delay / 1e9)
+        elif delay < -2_000_000:
+            late += 1
+        if not start_rt:
+            start_rt = time.time_ns()
+        if not window_rt and t >= start_at + args.warmup:
+            window_rt.append(time.time_ns())
+            window_mono.append(clock())
+        order = list(range(len(targets))) if k % 2 == 0 else list(range(len(targets)))[::-1]
+        for d, n in datagrams:
+            for i in order:
+                if n:
+                    send_ns[i][n] = clock()
+                sock.sendto(d, targets[i])
+            sent += 1
+    window_rt.append(time.time_ns())
+    window_mono.append(clock())
+    sock.close()
+    result = {
+        "send_ns": send_ns,
+        "first_measured": first_measured or 1,
+        "last_seq": seq,
+        "start_realtime_ns": start_rt,
+        "window_realtime_ns": window_rt,
+        "window_monotonic_ns": window_mono,
+        "datagrams": sent,
+        "frames": len(frames),
+        "late_frames": late,
+    }
+    Path(args.out).write_text(json.dumps(result))
+    print("done", flush=True)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Role: floor (the minimal forwarder)
+
+
+def floor_main(args: argparse.Namespace) -> None:
+    import aiomqtt
+
+    rev = RevLights.of(PACKET_FORMAT)
+    read = struct.Struct("<BH").unpack_from
+    colours = ["00ff00"] * 5 + ["ff0000"] * 5 + ["0000ff"] * 5
+    frames = ["".join(c if i < lit else "000000" for i, c in enumerate(colours)) for lit in range(LEDS + 1)]
+    bits_topic, leds_topic = f"{args.root}/lights/rev_bits", f"{args.root}/lights/leds"
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        tasks: set[asyncio.Task[None]] = set()
+        async with aiomqtt.Client("127.0.0.1", args.broker_port, identifier="bench-floor",
+                                  protocol=aiomqtt.ProtocolVersion.V5) as client:
+
+            def publish(topic: str, payload: str) -> None:
+                task = loop.create_task(client.publish(topic, payload, qos=0))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+
+            class Floor(asyncio.DatagramProtocol):
+                def datagram_received(self, data: bytes, addr: tuple) -> None:
+                    if len(data) != rev.size or data[6] != 6:
+                        return
+                    player = data[rev.player_offset]
+                    if player >= rev.cars:
+                        return
+                    pct, bits = read(data, rev.base + player * rev.stride)
+                    publish(bits_topic, str(bits))
+                    publish(leds_topic, frames[max(0, min(LEDS, round(pct * LEDS / 100)))])
+
+            await loop.create_datagram_endpoint(Floor, local_addr=("127.0.0.1", args.udp_port))
+            print("ready", flush=True)
+            await asyncio.Event().wait()
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        asyncio.run(main())
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Role: subscriber (arrival stamps)
+
+
+def subscriber_main(args: argparse.Namespace) -> None:
+    import threading
+
+    import paho.mqtt.client as paho
+
+    arrivals: list[tuple[str, str, int]] = []
+    clock = time.monotonic_ns
+    subscribed = threading.Event()
+
+    def on_message(client: Any, userdata: Any, m: Any) -> None:
+        arrivals.append((m.topic, m.payload.decode("utf-8", "replace"), clock()))
+
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="bench-subscriber", protocol=paho.MQTTv5)
+    client.on_message = on_message
+    client.on_subscribe = lambda *a: subscribed.set()
+    client.connect("127.0.0.1", args.broker_port)
+    client.loop_start()
+    client.subscribe([(topic, 0) for topic in args.topics.split(",")])
+    if not subscribed.wait(10):
+        sys.exit("subscriber: subscription not acknowledged")
+    print("ready", flush=True)
+    sys.stdin.readline()  # the parent says stop (or closes the pipe)
+    client.loop_stop()
+    client.disconnect()
+    Path(args.out).write_text(json.dumps(arrivals))
+    print("done", flush=True)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The parent: broker, bridge, floor, subscribers, sender (also used by bench/broker_load.py)
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError(f"mosquitto did not listen on {port} within {timeout} s")
+
+
+def require_tools() -> None:
+    missing = [name for name, path in (("mosquitto", MOSQUITTO), ("mosquitto_sub", MOSQUITTO_SUB)) if path is None]
+    if missing:
+        sys.exit(f"bench: {' and '.join(missing)} not found (Debian/Ubuntu: apt-get install mosquitto "
+                 "mosquitto-clients)")
+
+
+class Procs:
+    """Every child process started by the benchmark, stopped (by its own handle) in reverse order."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.children: list[subprocess.Popen[Any]] = []
+
+    def start(self, cmd: Sequence[str], name: str, **kw: Any) -> subprocess.Popen[Any]:
+        log = None
+        if "stdout" not in kw:
+            kw["stdout"] = log = (self.directory / f"{name}.log").open("wb")
+            kw.setdefault("stderr", subprocess.STDOUT)
+        try:
+            process = subprocess.Popen(list(cmd), **kw)
+        finally:
+            if log is not None:
+                log.close()
+        self.children.append(process)
+        return process
+
+    def stop(self, process: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def close(self) -> None:
+        for process in reversed(self.children):
+            self.stop(process, 5.0)
+
+
+def start_broker(procs: Procs) -> int:
+    port = free_port()
+    directory = procs.directory / "broker"
+    directory.mkdir()
+    config = directory / "mosquitto.conf"
+    lines = [
+        "user root" if os.geteuid() == 0 else "",
+        f"listener {port} 127.0.0.1",
+        "allow_anonymous true",
+        "persistence false",
+        f"log_dest file {directory}/mosquitto.log",
+        "log_type error",
+        "log_type warning",
+    ]
+    config.write_text("\n".join(line for line in lines if line) + "\n")
+    assert MOSQUITTO is not None
+    procs.start([MOSQUITTO, "-c", str(config)], "mosquitto")
+    wait_listening(port)
+    return port
+
+
+def start_counter(procs: Procs, broker_port: int, topics: Sequence[str]) -> Path:
+    """`mosquitto_sub` writing `realtime-stamp<TAB>payload-length<TAB>topic` per message."""
+    path = procs.directory / "count.txt"
+    cmd = [MOSQUITTO_SUB, "-h", "127.0.0.1", "-p", str(broker_port), "-q", "1", "-V", "mqttv5",
+           "-F", "%U\t%l\t%t"]
+    for topic in topics:
+        cmd += ["-t", topic]
+    with path.open("wb") as out:
+        procs.start(cmd, "counter", stdout=out, stderr=subprocess.DEVNULL)  # type: ignore[list-item]
+    time.sleep(0.5)  # subscribed before anything is published
+    return path
+
+
+Counted = list[tuple[int, int, str]]  # (realtime ns, topic + payload bytes, topic) per message
+
+
+def read_counter(path: Path) -> Counted:
+    return parse_counted(path.read_bytes())
+
+
+def parse_counted(text: bytes) -> Counted:
+    out = []
+    for line in text.decode("utf-8", "replace").split("\n"):
+        parts = line.split("\t", 2)
+        if len(parts) != 3:
+            continue
+        stamp, length, topic = parts
+        seconds, _, fraction = stamp.partition(".")
+        t_ns = int(seconds) * 1_000_000_000 + int(fraction.ljust(9, "0")[:9])
+        out.append((t_ns, int(length) + len(topic.encode()), topic))
+    return out
+
+
+def retained_now(broker_port: int) -> Counted:
+    """The retained messages a new subscriber to `rigbridge/#` and `homeassistant/#` receives right away."""
+    assert MOSQUITTO_SUB is not None
+    cmd = [MOSQUITTO_SUB, "-h", "127.0.0.1", "-p", str(broker_port), "-V", "mqttv5", "-t", f"{BASE}/#",
+           "-t", f"{HA_PREFIX}/#", "--retained-only", "-W", "2", "-F", "%U\t%l\t%t"]
+    done = subprocess.run(cmd, capture_output=True, timeout=30)  # exits (code 27) after 2 s of waiting
+    return parse_counted(done.stdout)
+
+
+@dataclass
+class Count:
+    messages: int
+    bytes: int  # topic + payload
+    by_group: dict[str, tuple[int, int]]  # first topic level below the prefix (cars/*/<field> for cars)
+
+
+def count_messages(counted: Counted, prefix: str, lo: int = 0, hi: int = 1 << 63) -> Count:
+    """Messages under `prefix` (and their topic + payload bytes) received in the realtime window [lo, hi]."""
+    messages = size = 0
+    groups: dict[str, list[int]] = {}
+    for t_ns, n, topic in counted:
+        if not topic.startswith(prefix) or not lo <= t_ns <= hi:
+            continue
+        messages += 1
+        size += n
+        rest = topic[len(prefix) :].split("/")
+        group = rest[0] + ("/*/" + "/".join(rest[2:]) if rest[0] == "cars" and len(rest) > 2 else "")
+        g = groups.setdefault(group, [0, 0])
+        g[0] += 1
+        g[1] += n
+    return Count(messages, size, {k: (v[0], v[1]) for k, v in groups.items()})
+
+
+def write_bridge_config(directory: Path, udp_port: int, broker_port: int, publish: str = "") -> Path:
+    path = directory / "rigbridge.yaml"
+    path.write_text(
+        f"udp:\n  bind: 127.0.0.1\n  port: {udp_port}\n"
+        f"mqtt:\n  host: 127.0.0.1\n  port: {broker_port}\n  rig: {RIG}\n"
+        f"metrics:\n  port: {free_port()}\n"
+        "log:\n  level: info\n" + publish
+    )
+    return path
+
+
+def start_bridge(procs: Procs, config: Path) -> subprocess.Popen[Any]:
+    process = procs.start([sys.executable, "-m", "bridge", "run", "-c", str(config)], "bridge", cwd=ROOT)
+    log = procs.directory / "bridge.log"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        if " connected" in text:
+            return process
+        if process.poll() is not None:
+            sys.exit(f"bench: rigbridge run exited with {process.returncode}:\n{text}")
+        time.sleep(0.05)
+    sys.exit(f"bench: rigbridge did not connect to the broker within 20 s:\n{log.read_text(errors='replace')}")
+
+
+def start_role(procs: Procs, role: str, *args: str) -> subprocess.Popen[str]:
+    """This script in another role, talking over stdin/stdout lines."""
+    process = procs.start(
+        [sys.executable, str(SCRIPT), "--role", role, *args], role,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    return process
+
+
+def expect(process: subprocess.Popen[str], word: str, timeout: float, what: str) -> None:
+    """Wait for a line `word` from a child; exit with a message if it dies or takes too long."""
+    import selectors
+
+    assert process.stdout is not None
+    sel = selectors.DefaultSelector()
+    sel.register(process.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if sel.select(timeout=0.2):
+            line = process.stdout.readline()
+            if line.strip() == word:
+                return
+            if not line and process.poll() is not None:
+                break
+    sys.exit(f"bench: {what} did not say {word!r} within {timeout:.0f} s (exit code {process.poll()})")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Run:
+    """What one run measured."""
+
+    sender: dict[str, Any]
+    arrivals: list[tuple[str, str, int]]
+    counted: Counted  # everything the counting subscriber got, start-up included
+    retained: Counted  # what a new subscriber to the bridge's topics gets at once, after the run
+    seconds: float  # measured window
+    bridge_cpu: float  # fraction of one core during the window
+    floor_cpu: float | None
+
+    @property
+    def window(self) -> tuple[int, int]:
+        lo, hi = self.sender["window_realtime_ns"]
+        return lo, hi
+
+    def count(self, prefix: str = f"{BASE}/{RIG}/") -> Count:
+        """Messages in the measured window."""
+        return count_messages(self.counted, prefix, *self.window)
+
+
+def run_pipeline(seconds: float, warmup: float, *, with_floor: bool, stamp: bool, publish: str = "",
+                 keep: bool = False) -> Run:  # fmt: skip
+    """Broker, counter, (subscriber, floor,) bridge and sender; returns what they saw."""
+    require_tools()
+    directory = Path(tempfile.mkdtemp(prefix="rigbridge-bench-"))
+    procs = Procs(directory)
+    try:
+        broker_port = start_broker(procs)
+        counter = start_counter(procs, broker_port, [f"{BASE}/#", f"{HA_PREFIX}/#"])
+        subscriber = None
+        if with_floor:
+            topics = [f"{BASE}/{RIG}/lights/rev_bits", f"{BASE}/{RIG}/lights/leds",
+                      f"{FLOOR_ROOT}/lights/rev_bits", f"{FLOOR_ROOT}/lights/leds"]
+            subscriber = start_role(procs, "subscriber", "--broker-port", str(broker_port), "--topics",
+                                    ",".join(topics), "--out", str(directory / "arrivals.json"))
+            expect(subscriber, "ready", 20, "the subscriber")
+        bridge_port = free_port(socket.SOCK_DGRAM)
+        bridge = start_bridge(procs, write_bridge_config(directory, bridge_port, broker_port, publish))
+        ports = [bridge_port]
+        floor = None
+        if with_floor:
+            floor_port = free_port(socket.SOCK_DGRAM)
+            floor = start_role(procs, "floor", "--udp-port", str(floor_port), "--broker-port", str(broker_port),
+                               "--root", FLOOR_ROOT)
+            expect(floor, "ready", 20, "the floor forwarder")
+            ports.append(floor_port)
+        sender_args = ["--ports", ",".join(map(str, ports)), "--seconds", str(seconds), "--warmup", str(warmup),
+                       "--out", str(directory / "sent.json")]
+        sender = start_role(procs, "sender", *sender_args, *(["--stamp"] if stamp else []))
+        expect(sender, "generated", 120, "the sender")
+        time.sleep(0.2 + warmup)  # the sender starts 0.2 s after generating; then the warm-up
+        cpu0 = cpu_seconds(bridge.pid), (cpu_seconds(floor.pid) if floor else 0.0), time.monotonic()
+        expect(sender, "done", seconds + warmup + 60, "the sender")
+        cpu1 = cpu_seconds(bridge.pid), (cpu_seconds(floor.pid) if floor else 0.0), time.monotonic()
+        sender.wait(10)
+        time.sleep(0.5)  # the last messages reach the subscribers
+        arrivals: list[tuple[str, str, int]] = []
+        if subscriber is not None:
+            assert subscriber.stdin is not None
+            subscriber.stdin.write("stop\n")
+            subscriber.stdin.flush()
+            expect(subscriber, "done", 30, "the subscriber")
+            arrivals = [tuple(a) for a in json.loads((directory / "arrivals.json").read_text())]  # type: ignore[misc]
+        sent = json.loads((directory / "sent.json").read_text())
+        lo, hi = sent["window_realtime_ns"]
+        elapsed = cpu1[2] - cpu0[2]
+        return Run(sent, arrivals, read_counter(counter), retained_now(broker_port), (hi - lo) / 1e9,
+                   (cpu1[0] - cpu0[0]) / elapsed, (cpu1[1] - cpu0[1]) / elapsed if floor else None)
+    finally:
+        procs.close()
+        if not keep:
+            shutil.rmtree(directory, ignore_errors=True)
+        else:
+            print(f"(files kept in {directory})")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Analysis
+
+
+def latencies(run: Run, root: str, dest: int) -> dict[str, list[float]]:
+    """Milliseconds from send to arrival for the measured sequence numbers: rev bits, LED frames."""
+    send = run.sender["send_ns"][dest]
+    first, last = run.sender["first_measured"], run.sender["last_seq"]
+    bits_topic, leds_topic = f"{root}/lights/rev_bits", f"{root}/lights/leds"
+    bits: dict[int, int] = {}
+    leds: dict[int, int] = {}
+    sent_times = send[1 : last + 1]  # seq i at index i - 1, increasing
+    for topic, payload, t in run.arrivals:
+        if topic == bits_topic:
+            try:
+                seq = int(payload)
+            except ValueError:
+                continue
+            if first <= seq <= last:
+                bits.setdefault(seq, t)
+        elif topic == leds_topic:
+            lit = lit_of_frame(payload)
+            newest = bisect.bisect_right(sent_times, t)  # seqs 1..newest were sent before it arrived
+            seq = newest - (newest - lit) % LED_PERIOD
+            if first <= seq <= last:
+                leds.setdefault(seq, t)
+    # Every datagram, superseded values included: until the first rev-bits message carrying it or a newer one.
+    newest_first: list[float] = []
+    best = float("inf")
+    for seq in range(last, first - 1, -1):
+        best = min(best, bits.get(seq, float("inf")))
+        newest_first.append((best - send[seq]) / 1e6)
+    return {
+        "rev_bits": [(t - send[seq]) / 1e6 for seq, t in bits.items()],
+        "leds": [(t - send[seq]) / 1e6 for seq, t in leds.items()],
+        "rev_bits_or_newer": [v for v in newest_first if v != float("inf")],
+    }
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def stats(values: Sequence[float]) -> dict[str, float]:
+    return {"p50": percentile(values, 50), "p90": percentile(values, 90), "p99": percentile(values, 99),
+            "max": max(values) if values else float("nan"), "n": len(values)}
+
+
+def ms(value: float) -> str:
+    return f"{value:.2f} ms" if value < 10 else f"{value:.1f} ms"
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def cars_label(cars: str) -> str:
+    return "defaults" if cars == "all" else f"publish.cars: {cars}"
+
+
+def report(run: Run, cars: str) -> None:
+    expected = run.sender["last_seq"] - run.sender["first_measured"] + 1
+    sides = {"bridge": latencies(run, f"{BASE}/{RIG}", 0), "floor": latencies(run, FLOOR_ROOT, 1)}
+    s = {side: {topic: stats(v) for topic, v in per.items()} for side, per in sides.items()}
+    print("\nLatency, datagram sent -> message at the subscriber (measured window):")
+    rows = []
+    for topic in ("rev_bits", "leds"):
+        for side in ("bridge", "floor"):
+            st = s[side][topic]
+            rows.append([f"{side} lights/{topic}", f"{st['n']}/{expected}", ms(st["p50"]), ms(st["p90"]),
+                         ms(st["p99"]), ms(st["max"])])
+    print(table(["path", "delivered", "p50", "p90", "p99", "max"], rows))
+    print("A value missing at the subscriber was not lost: the bridge keeps one pending value per topic (latest "
+          "wins), so a newer value replaced it while the bridge was behind.")
+    print(f"\nSender: {run.sender['datagrams']:,} datagrams to each port in {run.sender['frames']:,} frames; "
+          f"{run.sender['late_frames']} frames left more than 2 ms late.")
+    count = run.count()
+    print(f"Messages under {BASE}/{RIG}/ in the measured window, by topic (the stamped rev lights change every "
+          "frame, so lights/* run at up to 60/s each):")
+    groups = sorted(count.by_group.items(), key=lambda kv: -kv[1][0])
+    print("  " + ", ".join(f"{g} {n / run.seconds:.0f}/s" for g, (n, _) in groups))
+
+    summary = []
+    for topic in ("rev_bits", "leds"):
+        b, f = s["bridge"][topic], s["floor"][topic]
+        for q in ("p50", "p99"):
+            r = b[q] / f[q]
+            summary.append([f"lights/{topic} {q}: bridge / floor", f"<= {TARGET_RATIO:.1f}x",
+                            f"{r:.2f}x ({ms(b[q])} / {ms(f[q])})", verdict(r <= TARGET_RATIO)])
+        summary.append([f"lights/{topic} max: bridge / floor", "", f"{ms(b['max'])} / {ms(f['max'])}", "info"])
+        summary.append([f"lights/{topic} delivered in the window: bridge / floor", "",
+                        f"{b['n']}/{expected} / {f['n']}/{expected}", "info"])
+        if topic == "rev_bits":
+            b2, f2 = s["bridge"]["rev_bits_or_newer"], s["floor"]["rev_bits_or_newer"]
+            summary.append(["lights/rev_bits, every datagram (until it or a newer one arrived): p50, p99 ratios", "",
+                            f"{b2['p50'] / f2['p50']:.2f}x, {b2['p99'] / f2['p99']:.2f}x ({ms(b2['p99'])} / "
+                            f"{ms(f2['p99'])})", "info"])
+    summary.append([f"messages/s to the broker under {BASE}/# ({cars_label(cars)}, stamped rev lights)", "",
+                    f"{count.messages / run.seconds:.0f}/s, {count.bytes / run.seconds / 1000:.1f} kB/s "
+                    "topic+payload", "info"])
+    floor_cpu = f", floor {run.floor_cpu * 100:.1f} %" if run.floor_cpu is not None else ""
+    summary.append(["CPU during the window (one core = 100 %)", "", f"bridge {run.bridge_cpu * 100:.1f} %{floor_cpu}",
+                    "info"])
+    print(f"\nSummary ({run.seconds:.0f} s measured at {HZ} Hz, {CARS} cars, format {PACKET_FORMAT}, "
+          f"{cars_label(cars)}):")
+    print(table(["item", "target", "result", "verdict"], summary))
+
+
+# ----------------------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--seconds", type=float, default=25.0, help="measured seconds of race (default 25)")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds sent before measuring (default 3)")
+    parser.add_argument("--cars", choices=("all", "player", "none"), default="all",
+                        help="publish.cars for the bridge (default all: the default settings)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, raw data)")
+    parser.add_argument("--role", choices=("sender", "floor", "subscriber"), help=argparse.SUPPRESS)
+    parser.add_argument("--ports", help=argparse.SUPPRESS)
+    parser.add_argument("--stamp", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--udp-port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--broker-port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--root", help=argparse.SUPPRESS)
+    parser.add_argument("--topics", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.role == "sender":
+        return sender_main(args)
+    if args.role == "floor":
+        return floor_main(args)
+    if args.role == "subscriber":
+        return subscriber_main(args)
+    if args.seconds * HZ + args.warmup * HZ > MAX_SEQ:
+        sys.exit(f"bench: at most {MAX_SEQ // HZ} s in all")
+    print("bench/latency.py:", " ".join(sys.argv[1:]) or "(defaults)",
+          f"seconds={args.seconds} warmup={args.warmup} cars={args.cars}")
+    print(machine_line())
+    started = time.monotonic()
+    publish = "" if args.cars == "all" else f"publish:\n  cars: {args.cars}\n"
+    run = run_pipeline(args.seconds, args.warmup, with_floor=True, stamp=True, publish=publish, keep=args.keep)
+    report(run, args.cars)
+    print(f"(ran {time.monotonic() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
