@@ -62,6 +62,8 @@ from typing import Any
 
 from _common import ROOT, machine_line, table
 
+from tools.net import free_port, wait_listening
+
 HZ = 60
 PACKET_FORMAT = 2025
 CARS = 22
@@ -312,23 +314,6 @@ def subscriber_main(args: argparse.Namespace) -> None:
 
 # ----------------------------------------------------------------------------------------------------------
 # The parent: broker, bridge, floor, subscribers, sender (also used by bench/broker_load.py)
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_listening(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise TimeoutError(f"mosquitto did not listen on {port} within {timeout} s")
 
 
 def require_tools() -> None:
