@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import time
@@ -26,6 +27,7 @@ from bridge.ingest.stats import IngestStats
 from bridge.ingest.udp import UdpReceiver
 from bridge.publish.engine import PublishEngine
 from bridge.publish.leds import Lights
+from bridge.publish.metrics import MetricsExporter
 from bridge.publish.mqtt import MqttLink
 from bridge.publish.readers import build_readers
 from bridge.state.session import SessionState, process_packet
@@ -61,6 +63,8 @@ class Bridge:
         )
         self.forwarder = Forwarder(settings.udp.forward, self.ingest) if settings.udp.forward else None
         self.receiver = UdpReceiver(settings.udp, self.on_datagram, self.ingest, self.forwarder)
+        # Prometheus endpoint; `self.metrics.port` is the bound port once running (metrics.port 0: any free one).
+        self.metrics = MetricsExporter(self) if settings.metrics.enabled else None
         self.stopping = asyncio.Event()
         self.recorder = PipelineRecorder(settings.udp.record) if settings.udp.record else None
 
@@ -175,8 +179,17 @@ class Bridge:
         with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
             loop.add_signal_handler(signal.SIGHUP, self.reload)
         await self.receiver.start()
+        if self.metrics is not None:
+            try:
+                self.metrics.start()
+            except BaseException:
+                self.receiver.close()
+                raise
         host, port = self.receiver.address
         log.info("listening for F1 telemetry on %s:%s; %s", host, port, self.settings.summary())
+        # Everything built so far lives as long as the process: keep it out of the collector's full passes,
+        # which otherwise stall the loop for tens of milliseconds now and then.
+        gc.freeze()
         helpers = [asyncio.create_task(c) for c in (self._ticker(), self._watchdog(), self._rates())]
         try:
             await self.link.run(self.stopping)
@@ -189,6 +202,8 @@ class Bridge:
                 self.forwarder.close()
             if self.recorder is not None:
                 self.recorder.close()
+            if self.metrics is not None:
+                await self.metrics.close()
 
 
 def configure_logging(level: str) -> None:
