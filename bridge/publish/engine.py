@@ -47,10 +47,9 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class _Bound:
-    """A catalogue field bound to its full topic prefix; per-car fields keep a `{car}` placeholder."""
+    """A catalogue field with the deadband this configuration gives it."""
 
     field: Field
-    relative: str
     deadband: float
 
 
@@ -120,7 +119,7 @@ class PublishEngine:
         for pattern, value in self._publish.deadbands:
             if fnmatch.fnmatchcase(f.path.replace("{car}", "*"), pattern) or fnmatch.fnmatchcase(f.path, pattern):
                 deadband = value
-        return _Bound(f, f.path, deadband)
+        return _Bound(f, deadband)
 
     def allowed(self, relative: str) -> bool:
         """include/exclude globs over the topic path relative to `<base>/<rig>/`."""
