@@ -147,6 +147,9 @@ class PublishEngine:
         last_value[topic] = value
         payload = f.render(value)
         if payload is None:
+            # Unknown again (a new session, a car without laps yet): what the broker retains is stale now.
+            if f.retain and (topic in self._sent or topic in self._inflight):
+                self.pending[topic] = Message(topic, "", f.qos, True, "clear")
             return
         target = self.pending_realtime if f.rate == "realtime" else self.pending
         numeric = f.numeric(value)
@@ -212,7 +215,10 @@ class PublishEngine:
             self._columns.clear()
         if "active" in changed or "session.reset" in changed:
             self._update_cars()
-        if self._state.player_index != self._player_index:
+        if "session.reset" in changed:
+            self._player_index = self._state.player_index
+            self._read([b for b in self._fields if b.field.scope != "car"])  # a new session: everything anew
+        elif self._state.player_index != self._player_index:
             self._player_index = self._state.player_index  # a new player car (or none): offer all of it
             self._read([b for b in self._fields if b.field.scope == "player"])
         for group in changed:
@@ -267,8 +273,11 @@ class PublishEngine:
                 del self._last_value[topic]
             for topic in [t for t in {*self._sent, *self._inflight} if t.startswith(prefix)]:
                 self._sent.pop(topic, None)
-                if self._retained_topic(topic):
-                    self.pending[topic] = Message(topic, "", 1, True, "clear")
+                f = self._field_of(topic)
+                if f is not None and f.retain:
+                    # Same QoS as the values: MQTT orders messages per QoS, so a clear at QoS 1 could be
+                    # overtaken by the car's next value at QoS 0 (the client holds QoS 1 back for its window).
+                    self.pending[topic] = Message(topic, "", f.qos, True, "clear")
             for target in (self.pending, self.pending_realtime):
                 for topic in [t for t, m in target.items() if t.startswith(prefix) and m.rate != "clear"]:
                     del target[topic]
@@ -277,13 +286,12 @@ class PublishEngine:
         if added:
             self._read([b for b in self._fields if b.field.scope == "car"], sorted(added))
 
-    def _retained_topic(self, topic: str) -> bool:
+    def _field_of(self, topic: str) -> Field | None:
         relative = topic[len(self.root) + 1 :]
         parts = relative.split("/")
         if len(parts) > 2 and parts[0] == "cars":
             relative = "/".join(["cars", "{car}", *parts[2:]])
-        f = _FIELDS_BY_PATH.get(relative)
-        return f is not None and f.retain
+        return _FIELDS_BY_PATH.get(relative)
 
     def _take_events(self) -> None:
         for event in self._state.events:

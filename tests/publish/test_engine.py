@@ -273,3 +273,18 @@ def test_catalogue_has_no_duplicate_topics_and_realtime_is_never_retained() -> N
     assert len(paths) == len(set(paths))
     assert all(not f.retain for f in CATALOG if f.rate == "realtime")
     assert {"lights/rev_bits", "lights/rev_pct", "player/speed_kph", "cars/{car}/position"} <= set(paths)
+
+
+def test_a_value_that_becomes_unknown_has_its_retained_topic_cleared() -> None:
+    h = Harness()
+    h.lap_data({0: {"sector1TimeMSPart": 30_000, "sector2TimeMSPart": 31_000}})
+    h.lap_data({0: {"currentLapNum": 2, "lastLapTimeInMS": 92_500}})
+    assert h.drain()[f"{ROOT}/player/best_lap_ms"].payload == "92500"
+    # A restart from the menu: a new session UID, no laps yet.
+    h.frame += 1
+    changed = process_packet(h.state, build(2025, LAP_DATA, {"lapData": h.lap_rows}, session_uid=100, frame=h.frame))
+    h.engine.on_packet(changed)
+    cleared = h.drain()
+    assert cleared[f"{ROOT}/player/best_lap_ms"].payload == "" and cleared[f"{ROOT}/player/best_lap_ms"].retain
+    assert cleared[f"{ROOT}/session/best_lap_ms"].payload == ""
+    assert f"{ROOT}/player/best_lap_ms" not in h.drain()  # cleared once, not again
