@@ -19,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.client import MQTT_ERR_SUCCESS
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -84,14 +85,18 @@ def describe_failure(exc: BaseException, mqtt: MqttSettings) -> tuple[str, bool]
             "CA that signed it, or mqtt.tls_insecure: true to skip verification (unsafe)",
             True,
         )
-    if _reason_code(exc) in AUTH_CODES:
+    # Only a CONNACK says anything about credentials: a publish on a lost connection fails with paho's
+    # MQTT_ERR_NO_CONN, which is 4 too.
+    if isinstance(exc, MqttConnectError) and _reason_code(exc) in AUTH_CODES:
         user = mqtt.username or "(no username)"
         return (
             f"broker {where} rejected the login for user {user} ({exc}): check mqtt.username and the password "
             "(RIGBRIDGE_MQTT_PASSWORD, mqtt.password_file or mqtt.password) and the broker's password file",
             True,
         )
-    return f"broker {where} unreachable: {exc}", False
+    if isinstance(exc, MqttConnectError):
+        return f"broker {where} refused the connection: {exc}", False
+    return f"broker {where} unreachable or connection lost: {exc}", False
 
 
 class MqttLink:
