@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import ROOT, machine_line, table
+from tools.catalogue import catalogue_payloads
 from tools.net import free_port, wait_listening
 
 RIG = "soak"
@@ -214,7 +215,6 @@ class Sender:
     def expected(self) -> dict[str, str]:
         """Retained topics the current session needs, with their payloads (bridge health left out)."""
         from bridge.config import default_settings
-        from bridge.publish.catalog import CATALOG
         from bridge.publish.engine import Context
         from bridge.publish.leds import Lights
         from bridge.state.view import readonly
@@ -222,21 +222,7 @@ class Sender:
 
         view = readonly(self.state)
         context = Context(view, BridgeStatus(), Lights(view, default_settings().lights))
-        out = {}
-        for f in CATALOG:
-            if not f.retain or f.scope in ("game", "bridge"):
-                continue
-            if f.scope == "car":
-                subjects = [(view.car(i), i) for i in view.active]
-            elif f.scope == "player":
-                subjects = [(view.player, None)] if view.player is not None else []
-            else:
-                subjects = [(context, None)]
-            for subject, car in subjects:
-                payload = f.render(f.read(subject))
-                if payload is not None:
-                    out[f"{TOPIC_ROOT}/{f.topic(car)}"] = payload
-        return out
+        return catalogue_payloads(view, context, TOPIC_ROOT, lambda f: f.retain and f.scope not in ("game", "bridge"))
 
 
 def _shift_overall(data: bytes, by: int) -> bytes:

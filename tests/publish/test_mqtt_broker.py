@@ -16,6 +16,7 @@ from bridge.games.f1.codec import build, encode
 from bridge.games.f1.synth import SynthConfig, SyntheticRace
 from bridge.publish.catalog import CATALOG
 from tests.broker import Mosquitto, free_port
+from tools.catalogue import catalogue_payloads
 from tests.harness import (
     BridgeThread,
     ProcessSubscriber,
@@ -56,21 +57,7 @@ def expected_payloads(bt: BridgeThread) -> dict[str, str]:
 
     def read() -> dict[str, str]:
         bridge = bt.bridge
-        engine = bridge.engine
-        out = {}
-        for f in CATALOG:
-            subjects: list[tuple[object, int | None]]
-            if f.scope == "car":
-                subjects = [(bridge.view.car(i), i) for i in bridge.view.active]
-            elif f.scope == "player":
-                subjects = [(bridge.view.player, None)] if bridge.view.player is not None else []
-            else:
-                subjects = [(engine.context, None)]
-            for subject, car in subjects:
-                payload = f.render(f.read(subject))
-                if payload is not None:
-                    out[f"{engine.root}/{f.topic(car)}"] = payload
-        return out
+        return catalogue_payloads(bridge.view, bridge.engine.context, bridge.engine.root)
 
     return bt.call(read)
 

@@ -26,6 +26,7 @@ from bridge.state.session import SessionState, process_packet
 from bridge.state.view import readonly
 from bridge.status import BridgeStatus
 from tests.broker import free_port
+from tools.catalogue import catalogue_payloads
 from tests.harness import Received, RigbridgeProcess, retained_snapshot
 from tests.publish.test_mqtt_broker import run_config, wait_status
 
@@ -227,22 +228,9 @@ def reference(datagrams: Iterable[bytes]) -> dict[str, str]:
         packet = decode(data)
         if packet:
             process_packet(state, packet)
-    out: dict[str, str] = {}
-    for f in CATALOG:
-        if f.scope in ("game", "bridge") or f.path == "lights/leds":
-            continue
-        subjects: list[tuple[Any, int | None]]
-        if f.scope == "car":
-            subjects = [(view.car(i), i) for i in view.active]
-        elif f.scope == "player":
-            subjects = [(view.player, None)] if view.player is not None else []
-        else:
-            subjects = [(context, None)]
-        for subject, car in subjects:
-            payload = f.render(f.read(subject))
-            if payload is not None:
-                out[f"{ROOT}/{f.topic(car)}"] = payload
-    return out
+    return catalogue_payloads(
+        view, context, ROOT, lambda f: f.scope not in ("game", "bridge") and f.path != "lights/leds"
+    )
 
 
 def agrees(topic: str, got: str | None, want: str) -> bool:
