@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -99,6 +100,15 @@ def describe_failure(exc: BaseException, mqtt: MqttSettings) -> tuple[str, bool]
     return f"broker {where} unreachable or connection lost: {exc}", False
 
 
+def no_delay(client: aiomqtt.Client) -> None:
+    """Send every message at once. paho leaves Nagle's algorithm on, and Nagle holds a small write back while an
+    earlier one is unacknowledged; the broker acknowledges QoS 0 data only with a delayed ACK (up to 40 ms on
+    Linux), so a rev-light message could wait that long behind the one before it."""
+    sock = client._client.socket()  # noqa: SLF001 - see _send_loop
+    if sock is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class MqttLink:
     """Runs the connection until `stop` is set; then flushes, publishes `offline` and disconnects cleanly."""
 
@@ -129,6 +139,7 @@ class MqttLink:
             self._expiry.MessageExpiryInterval = settings.publish.expiry_s
         self.connected = asyncio.Event()
         self.connections = 0
+        self.client: aiomqtt.Client | None = None  # the live connection, while there is one
 
     def wake(self) -> None:
         """The engine has something pending (called synchronously after each packet)."""
@@ -161,7 +172,11 @@ class MqttLink:
         while not stop.is_set():
             try:
                 async with self._client() as client:
-                    await self._session(client, stop)
+                    self.client = client
+                    try:
+                        await self._session(client, stop)
+                    finally:
+                        self.client = None
                     return  # stopped cleanly
             except aiomqtt.MqttError as exc:
                 message, fatal = describe_failure(exc, self.mqtt)
@@ -180,6 +195,7 @@ class MqttLink:
 
     async def _session(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
         self.connections += 1
+        no_delay(client)
         if self.connections > 1:
             self.status.reconnects += 1
         await client.publish(self.status_topic, "online", qos=1, retain=True)

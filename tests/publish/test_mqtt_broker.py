@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from functools import cache
@@ -179,6 +180,18 @@ def test_rev_lights_are_published_for_every_packet_that_changes_them(broker: Mos
     remaining = iter(bits)
     assert got[-1] == bits[-1] and all(value in remaining for value in got)  # a subsequence of what was sent
     assert len(got) >= 0.95 * len(bits), (len(got), skipped)
+
+
+def test_the_broker_connection_sends_small_messages_at_once(broker: Mosquitto) -> None:
+    # Nagle's algorithm would hold a rev-light message back until the broker's delayed ACK of the one before.
+    bt = BridgeThread(quick_settings(broker.port)).start()
+    try:
+        nodelay = bt.call(
+            lambda: bt.bridge.link.client._client.socket().getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        )
+    finally:
+        bt.stop()
+    assert nodelay
 
 
 def run_config(tmp_path: Path, broker_port: int, udp_port: int, extra: str = "") -> Path:
