@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.client import MQTT_ERR_NO_CONN, MQTT_ERR_SUCCESS, PUBLISH, MQTTMessageInfo
+from paho.mqtt.client import Client as PahoClient
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -108,6 +109,25 @@ def no_delay(client: aiomqtt.Client) -> None:
     sock = client._client.socket()  # noqa: SLF001 - see _send_loop
     if sock is not None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def write_packets(paho: PahoClient, data: bytes, mid: int) -> int:
+    """Queue `data` (PUBLISH packets) in paho's write queue under message id `mid`, and write it at once.
+
+    paho's own path asks the event loop, through a thread-safe call, to watch the socket, and writes when it says
+    the socket is writable: three more loop turns and four system calls per batch. The socket almost always
+    has room, so we write now; whatever does not fit paho leaves queued and has the loop watch the socket for.
+    """
+    info = MQTTMessageInfo(mid)
+    if paho._registered_write:  # noqa: SLF001
+        # paho already waits for the socket (data that did not fit, or its own publish): queue behind that.
+        # Writing now would also drop the loop's watch before aiomqtt (thread-safely, later) adds it, and a watch
+        # added after the drop is never removed: the loop would call the writer on every turn.
+        return paho._packet_queue(PUBLISH, data, mid, 0, info)  # noqa: SLF001
+    packet = {"command": PUBLISH, "mid": mid, "qos": 0, "pos": 0, "to_process": len(data), "packet": data,
+              "info": info}  # fmt: skip
+    paho._out_packet.append(packet)  # noqa: SLF001 - the packet shape of paho's _packet_queue()
+    return paho.loop_write()
 
 
 class MqttLink:
@@ -265,24 +285,31 @@ class MqttLink:
                 if full or stop.is_set():
                     self._wake.set()  # there is room again, or the stop flush is waiting for the last ones
 
-        def hand_over(messages: list[Message], rc: int, mid: int) -> bool:
+        def hand_over(messages: list[Message], mid: int) -> None:
             nonlocal unconfirmed
-            if rc != MQTT_ERR_SUCCESS:
-                for message in messages:
-                    self.engine.failed(message)
-                self.status.publish_failures += len(messages)
-                failure.append(aiomqtt.MqttCodeError(rc, "could not publish"))
-                return False
             outstanding[mid] = messages
             unconfirmed += len(messages)
-            return True
+
+        def refused(messages: list[Message], rc: int, mid: int | None = None) -> bool:
+            """paho did not take `messages` (or, handed over as `mid`, could not write them): pending again."""
+            nonlocal unconfirmed
+            if mid is not None:
+                if outstanding.pop(mid, None) is None:
+                    messages = []  # written (and confirmed) before the connection failed
+                unconfirmed -= len(messages)
+            for message in messages:
+                self.engine.failed(message)
+            self.status.publish_failures += len(messages)
+            failure.append(aiomqtt.MqttCodeError(rc, "could not publish"))
+            return False
 
         def send_batch(messages: list[Message], packets: list[bytes]) -> bool:
             if not paho.is_connected():
-                return hand_over(messages, MQTT_ERR_NO_CONN, 0)
+                return refused(messages, MQTT_ERR_NO_CONN)
             mid = paho._mid_generate()  # noqa: SLF001 - a message id of paho's own, so on_publish can name it
-            data = b"".join(packets)
-            return hand_over(messages, paho._packet_queue(PUBLISH, data, mid, 0, MQTTMessageInfo(mid)), mid)  # noqa: SLF001
+            hand_over(messages, mid)  # before writing: a direct write reports back at once
+            rc = write_packets(paho, b"".join(packets), mid)
+            return rc == MQTT_ERR_SUCCESS or refused(messages, rc, mid)
 
         def send(batch: list[Message]) -> None:
             messages: list[Message] = []
@@ -297,8 +324,10 @@ class MqttLink:
                 messages, packets = [], []
                 properties = self._expiry if message.expires else None
                 info = paho.publish(message.topic, message.payload, message.qos, message.retain, properties)
-                if not hand_over([message], info.rc, info.mid):
+                if info.rc != MQTT_ERR_SUCCESS:
+                    refused([message], info.rc)
                     return
+                hand_over([message], info.mid)  # QoS 1: confirmed by the broker's PUBACK, later
             if messages:
                 send_batch(messages, packets)
 
