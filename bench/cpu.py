@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from _common import ROOT, machine_line, table
-from soak import MOSQUITTO, MOSQUITTO_SUB, Broker, Procs
 from tools.net import free_port
+from tools.processes import MOSQUITTO_SUB, Broker, Procs, cpu_seconds, require_mosquitto
 
 SCRIPT = Path(__file__).resolve()
 CARS = 22
@@ -94,12 +94,7 @@ def sender_main(args: argparse.Namespace) -> None:
 # Measuring
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    import os
 
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -214,9 +209,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     if args.role == "sender":
         return sender_main(args)
-    if MOSQUITTO is None or MOSQUITTO_SUB is None:
-        sys.exit("bench: mosquitto and mosquitto_sub are needed (Debian/Ubuntu: apt-get install mosquitto "
-                 "mosquitto-clients)")
+    require_mosquitto()
     print("bench/cpu.py:", " ".join(sys.argv[1:]) or "(defaults)", f"seconds={args.seconds} warmup={args.warmup}")
     started = time.monotonic()
     directory = Path(tempfile.mkdtemp(prefix="rigbridge-cpu-"))

@@ -46,7 +46,6 @@ import argparse
 import asyncio
 import bisect
 import json
-import os
 import shutil
 import signal
 import socket
@@ -62,7 +61,8 @@ from typing import Any
 
 from _common import ROOT, machine_line, table
 
-from tools.net import free_port, wait_listening
+from tools.net import free_port
+from tools.processes import MOSQUITTO_SUB, Broker, Procs, cpu_seconds, require_mosquitto
 
 HZ = 60
 PACKET_FORMAT = 2025
@@ -77,8 +77,6 @@ TARGET_RATIO = 1.5
 LEDS = 15
 LED_PERIOD = LEDS + 1  # the LED frame carries seq % 16 lit LEDs
 MAX_SEQ = 32767  # revLightsBitValue: 15 bits of LEDs
-MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
-MOSQUITTO_SUB = shutil.which("mosquitto_sub")
 SCRIPT = Path(__file__).resolve()
 
 
@@ -318,69 +316,6 @@ def subscriber_main(args: argparse.Namespace) -> None:
 # The parent: broker, bridge, floor, subscribers, sender (also used by bench/broker_load.py)
 
 
-def require_tools() -> None:
-    missing = [name for name, path in (("mosquitto", MOSQUITTO), ("mosquitto_sub", MOSQUITTO_SUB)) if path is None]
-    if missing:
-        sys.exit(f"bench: {' and '.join(missing)} not found (Debian/Ubuntu: apt-get install mosquitto "
-                 "mosquitto-clients)")
-
-
-class Procs:
-    """Every child process started by the benchmark, stopped (by its own handle) in reverse order."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.children: list[subprocess.Popen[Any]] = []
-
-    def start(self, cmd: Sequence[str], name: str, **kw: Any) -> subprocess.Popen[Any]:
-        log = None
-        if "stdout" not in kw:
-            kw["stdout"] = log = (self.directory / f"{name}.log").open("wb")
-            kw.setdefault("stderr", subprocess.STDOUT)
-        try:
-            process = subprocess.Popen(list(cmd), **kw)
-        finally:
-            if log is not None:
-                log.close()
-        self.children.append(process)
-        return process
-
-    def stop(self, process: subprocess.Popen[Any], timeout: float = 10.0) -> None:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-    def close(self) -> None:
-        for process in reversed(self.children):
-            self.stop(process, 5.0)
-
-
-def start_broker(procs: Procs) -> int:
-    port = free_port()
-    directory = procs.directory / "broker"
-    directory.mkdir()
-    config = directory / "mosquitto.conf"
-    lines = [
-        "user root" if os.geteuid() == 0 else "",
-        f"listener {port} 127.0.0.1",
-        "allow_anonymous true",
-        "persistence false",
-        "set_tcp_nodelay true",  # as mosquitto/mosquitto.conf ships: the broker sends on at once too
-        f"log_dest file {directory}/mosquitto.log",
-        "log_type error",
-        "log_type warning",
-    ]
-    config.write_text("\n".join(line for line in lines if line) + "\n")
-    assert MOSQUITTO is not None
-    procs.start([MOSQUITTO, "-c", str(config)], "mosquitto")
-    wait_listening(port)
-    return port
-
-
 def start_counter(procs: Procs, broker_port: int, topics: Sequence[str]) -> Path:
     """`mosquitto_sub` writing `realtime-stamp<TAB>payload-length<TAB>topic` per message."""
     path = procs.directory / "count.txt"
@@ -499,10 +434,7 @@ def expect(process: subprocess.Popen[str], word: str, timeout: float, what: str)
     sys.exit(f"bench: {what} did not say {word!r} within {timeout:.0f} s (exit code {process.poll()})")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 
 
 @dataclass
@@ -530,11 +462,11 @@ class Run:
 def run_pipeline(seconds: float, warmup: float, *, with_floor: bool, stamp: bool, publish: str = "",
                  keep: bool = False) -> Run:  # fmt: skip
     """Broker, counter, (subscriber, floor,) bridge and sender; returns what they saw."""
-    require_tools()
+    require_mosquitto()
     directory = Path(tempfile.mkdtemp(prefix="rigbridge-bench-"))
     procs = Procs(directory)
     try:
-        broker_port = start_broker(procs)
+        broker_port = Broker(procs).start().port
         counter = start_counter(procs, broker_port, [f"{BASE}/#", f"{HA_PREFIX}/#"])
         subscriber = None
         if with_floor:

@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import random
 import shutil
 import signal
@@ -57,14 +56,13 @@ from typing import Any
 
 from _common import ROOT, machine_line, table
 from tools.catalogue import catalogue_payloads
-from tools.net import free_port, wait_listening
+from tools.net import free_port
+from tools.processes import MOSQUITTO_SUB, Broker, Procs, cpu_seconds, require_mosquitto, rss_mb
 
 RIG = "soak"
 BASE = "rigbridge"
 TOPIC_ROOT = f"{BASE}/{RIG}"
 SCRIPT = Path(__file__).resolve()
-MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
-MOSQUITTO_SUB = shutil.which("mosquitto_sub")
 TARGET_GROWTH_MB = 5.0
 FLASHBACK_S = 10.0  # how far a flashback goes back
 OVERALL_FRAME_OFFSET = 23  # byte offset of overallFrameIdentifier in the header of formats 2023-2026
@@ -262,79 +260,6 @@ def sender_main(args: argparse.Namespace) -> None:
 # Processes
 
 
-class Procs:
-    """Every child process started here, each stopped by its own handle, in reverse order."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.children: list[subprocess.Popen[Any]] = []
-
-    def start(self, cmd: Sequence[str], name: str, **kw: Any) -> subprocess.Popen[Any]:
-        log = None
-        if "stdout" not in kw:
-            kw["stdout"] = log = (self.directory / f"{name}.log").open("ab")
-            kw.setdefault("stderr", subprocess.STDOUT)
-        try:
-            process = subprocess.Popen(list(cmd), **kw)
-        finally:
-            if log is not None:
-                log.close()
-        self.children.append(process)
-        return process
-
-    @staticmethod
-    def stop(process: subprocess.Popen[Any], timeout: float = 10.0) -> int | None:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        return process.returncode
-
-    def close(self) -> None:
-        for process in reversed(self.children):
-            self.stop(process, 5.0)
-
-
-class Broker:
-    def __init__(self, procs: Procs) -> None:
-        self.procs = procs
-        self.port = free_port()
-        self.directory = procs.directory / "broker"
-        self.directory.mkdir()
-        self.config = self.directory / "mosquitto.conf"
-        lines = [
-            "user root" if os.geteuid() == 0 else "",
-            f"listener {self.port} 127.0.0.1",
-            "allow_anonymous true",
-            "persistence false",
-            f"log_dest file {self.directory}/mosquitto.log",
-            "log_type error",
-            "log_type warning",
-        ]
-        self.config.write_text("\n".join(line for line in lines if line) + "\n")
-        self.process: subprocess.Popen[Any] | None = None
-
-    def start(self) -> None:
-        assert MOSQUITTO is not None
-        self.process = self.procs.start([MOSQUITTO, "-c", str(self.config)], "mosquitto")
-        wait_listening(self.port)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.procs.stop(self.process)
-            self.process = None
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
-
-
 def retained_topics(port: int, topic: str, settle: float = 2.0) -> dict[str, str]:
     """What a new subscriber gets as retained messages under `topic`."""
     import paho.mqtt.client as paho
@@ -454,7 +379,7 @@ def run(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
         summary = json.loads(out.read_text())
         time.sleep(3.0)  # every rate class has come round after the last datagram
         retained = retained_topics(broker.port, f"{TOPIC_ROOT}/#")
-        bridge_cpu = _cpu_seconds(bridge.pid)
+        bridge_cpu = cpu_seconds(bridge.pid)
         end_rss = rss_mb(bridge.pid)
         exit_code = procs.stop(bridge, 15)
         time.sleep(0.5)
@@ -473,9 +398,7 @@ def run(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
         procs.close()
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 
 
 def within_deadband(topic: str, got: str, want: str) -> bool:
@@ -624,10 +547,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     if args.role == "sender":
         return sender_main(args)
-    missing = [name for name, path in (("mosquitto", MOSQUITTO), ("mosquitto_sub", MOSQUITTO_SUB)) if path is None]
-    if missing:
-        sys.exit(f"bench: {' and '.join(missing)} not found (Debian/Ubuntu: apt-get install mosquitto "
-                 "mosquitto-clients)")
+    require_mosquitto()
     print("bench/soak.py:", " ".join(sys.argv[1:]) or "(defaults)",
           f"speed={args.speed} seconds={args.seconds} outage={args.outage}")
     directory = Path(tempfile.mkdtemp(prefix="rigbridge-soak-"))

@@ -27,6 +27,7 @@ from bridge.state.view import readonly
 from bridge.status import BridgeStatus
 from tests.broker import free_port
 from tools.catalogue import catalogue_payloads
+from tools.processes import rss_mb
 from tests.harness import Received, RigbridgeProcess, retained_snapshot
 from tests.publish.test_mqtt_broker import run_config, wait_status
 
@@ -86,12 +87,7 @@ def start_bridge(config: Path, broker_port: int | None, timeout: float = 20.0) -
     return proc
 
 
-def rss_mb(pid: int) -> float:
-    """Resident set size of a process, MB (VmRSS)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
+
 
 
 class RssWatch:
