@@ -1,6 +1,6 @@
 """CPU budget: the bridge's CPU time over wall time, at 20 Hz and 60 Hz, 22 cars, default topics, broker on loopback.
 
-Everything runs as its own process on this machine (the process helpers are soak.py's):
+Everything runs as its own process on this machine (the process helpers are in tools/processes.py):
 
 * a real mosquitto on a free loopback port, and `mosquitto_sub` on everything the bridges publish, counting;
 * per run, a fresh bridge: `rigbridge run -c FILE` with every publish setting at its default (all cars, default
@@ -13,11 +13,13 @@ The bridge's CPU time is `utime + stime` from `/proc/<pid>/stat`, read when the 
 ends; CPU % = CPU seconds / wall seconds of the window, of one core. The third run repeats 60 Hz with nothing to
 publish (`publish.include` matching no topic, Home Assistant discovery off): what is left is receiving, decoding,
 the writer and the event loop, so the difference to the default run is what publishing costs. The fourth run
-sends nothing: the connected, idle bridge (timers, heartbeat, metrics lag probe).
+sends nothing: the connected, idle bridge (timers, heartbeat, metrics lag probe). The fifth replaces the bridge
+by the floor (`--role receiver`): a bare asyncio UDP receiver that wakes on the socket and reads every waiting
+datagram, as the bridge's receiver does, and nothing else; what any asyncio program receiving this stream pays.
 
 Targets (DESIGN.md section 7): <= 2 % of one core at 20 Hz and <= 5 % at 60 Hz, including MQTT.
 
-Run from the project root (about 2.5 minutes; `--profile` adds a fourth run of 60 Hz under cProfile and prints
+Run from the project root (about 3 minutes; `--profile` adds a sixth run of 60 Hz under cProfile and prints
 where the time goes):
 
     .venv/bin/python bench/cpu.py        # options: --seconds S, --warmup S, --profile, --keep
@@ -91,6 +93,40 @@ def sender_main(args: argparse.Namespace) -> None:
 
 
 # ----------------------------------------------------------------------------------------------------------
+# Role: receiver (the floor)
+
+
+def receiver_main(args: argparse.Namespace) -> None:
+    """A bare asyncio UDP receiver, as the bridge receives: wake on the socket, read every waiting datagram."""
+    import asyncio
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        sock.bind(("127.0.0.1", args.udp_port))
+        sock.setblocking(False)
+        received = 0
+
+        def drain() -> None:
+            nonlocal received
+            while True:
+                try:
+                    sock.recvfrom(2048)
+                except BlockingIOError:
+                    return
+                received += 1
+
+        loop.add_reader(sock.fileno(), drain)
+        stop = asyncio.Event()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        print("ready", flush=True)
+        await stop.wait()
+
+    asyncio.run(main())
+
+
+# ----------------------------------------------------------------------------------------------------------
 # Measuring
 
 
@@ -109,6 +145,7 @@ class Result:
     sender: dict[str, Any]
     groups: dict[str, float] = field(default_factory=dict)  # messages/s by first topic level under the rig
     profile: str = ""
+    floor: bool = False
 
     @property
     def us_per_datagram(self) -> float:
@@ -116,7 +153,8 @@ class Result:
 
 
 def measure(procs: Procs, broker: Broker, counter: Path, run: int, name: str, rate: int, quiet: bool,
-            args: argparse.Namespace, profile: Path | None = None) -> Result:  # fmt: skip
+            args: argparse.Namespace, profile: Path | None = None, floor: bool = False) -> Result:  # fmt: skip
+    """One run: a fresh bridge (or, `floor`, the bare receiver) and a sender; CPU over the measured window."""
     rig = f"cpu-{run}"  # each run its own topics
     udp_port = free_port(socket.SOCK_DGRAM)
     config = procs.directory / f"{rig}.yaml"
@@ -126,7 +164,11 @@ def measure(procs: Procs, broker: Broker, counter: Path, run: int, name: str, ra
         f"metrics:\n  port: {free_port()}\n" + (QUIET if quiet else "")
     )
     python = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else [sys.executable]
-    bridge = procs.start([*python, "-m", "bridge", "run", "-c", str(config)], rig, cwd=ROOT)
+    if floor:
+        bridge = procs.start([sys.executable, str(SCRIPT), "--role", "receiver", "--udp-port", str(udp_port)], rig,
+                             cwd=ROOT)  # fmt: skip
+    else:
+        bridge = procs.start([*python, "-m", "bridge", "run", "-c", str(config)], rig, cwd=ROOT)
     sender = None
     if rate:  # rate 0: no telemetry at all (the bridge connected and idle)
         sender = procs.start([sys.executable, str(SCRIPT), "--role", "sender", "--udp-port", str(udp_port),
@@ -134,7 +176,7 @@ def measure(procs: Procs, broker: Broker, counter: Path, run: int, name: str, ra
                              f"{rig}-sender", stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     log = procs.directory / f"{rig}.log"
     deadline = time.monotonic() + 30
-    while " connected" not in (log.read_text(errors="replace") if log.exists() else ""):
+    while (" connected" if not floor else "ready") not in (log.read_text(errors="replace") if log.exists() else ""):
         if bridge.poll() is not None or time.monotonic() > deadline:
             sys.exit(f"bench: rigbridge did not connect:\n{log.read_text(errors='replace')}")
         time.sleep(0.05)
@@ -170,9 +212,9 @@ def measure(procs: Procs, broker: Broker, counter: Path, run: int, name: str, ra
         elif topic.startswith("homeassistant/"):
             groups["homeassistant (discovery)"] += 1
     wall = w1 - w0
-    return Result(name, rate, quiet, 100 * (c1 - c0) / wall, summary["datagrams"] / summary["seconds"],
+    return Result(name, rate, quiet or floor, 100 * (c1 - c0) / wall, summary["datagrams"] / summary["seconds"],
                   sum(groups.values()) / wall, 100 * (b1 - b0) / wall, summary,
-                  groups={k: v / wall for k, v in groups.items()})  # fmt: skip
+                  groups={k: v / wall for k, v in groups.items()}, floor=floor)  # fmt: skip
 
 
 def profile_table(path: Path, top: int = 18) -> str:
@@ -198,7 +240,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of telemetry before measuring (default 5)")
     parser.add_argument("--profile", action="store_true", help="also run 60 Hz under cProfile and show where")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
-    parser.add_argument("--role", choices=("sender",), help=argparse.SUPPRESS)
+    parser.add_argument("--role", choices=("sender", "receiver"), help=argparse.SUPPRESS)
     parser.add_argument("--udp-port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--rate", type=int, default=60, help=argparse.SUPPRESS)
     parser.add_argument("--duration", type=float, default=40.0, help=argparse.SUPPRESS)
@@ -209,6 +251,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     if args.role == "sender":
         return sender_main(args)
+    if args.role == "receiver":
+        return receiver_main(args)
     require_mosquitto()
     print("bench/cpu.py:", " ".join(sys.argv[1:]) or "(defaults)", f"seconds={args.seconds} warmup={args.warmup}")
     started = time.monotonic()
@@ -229,9 +273,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         for run, (name, rate, quiet) in enumerate(runs, 1):
             results.append(measure(procs, broker, counter, run, name, rate, quiet, args))
             print(f"  {name}: {results[-1].cpu_pct:.1f} % of one core", flush=True)
+        floor = measure(procs, broker, counter, 5, "floor: bare asyncio UDP receiver, 60 Hz", 60, True, args,
+                        floor=True)  # fmt: skip
+        results.append(floor)
+        print(f"  {floor.name}: {floor.cpu_pct:.1f} % of one core", flush=True)
         if args.profile:
             path = directory / "bridge.prof"
-            profiled = measure(procs, broker, counter, 4, "60 Hz under cProfile", 60, False, args, profile=path)
+            profiled = measure(procs, broker, counter, 6, "60 Hz under cProfile", 60, False, args, profile=path)
             profiled.profile = profile_table(path)
             results.append(profiled)
     finally:
@@ -263,7 +311,7 @@ def report(results: list[Result]) -> None:
         rows.append((f"{r.name}{cars}", f"<= {target:.0f} %" if target else "-", f"{r.cpu_pct:.1f} %",
                      f"{r.datagrams_per_s:.0f}", f"{r.messages_per_s:.0f}", per_datagram,
                      f"{r.broker_cpu_pct:.1f} %", f"{r.sender['late_frames']}", verdict))  # fmt: skip
-    by = {(r.rate, r.quiet): r for r in results if not r.profile}
+    by = {(r.rate, r.quiet): r for r in results if not r.profile and not r.floor}
     print(table(("run", "target", "bridge CPU", "datagrams/s", "messages/s", "us/datagram", "mosquitto CPU",
                  "late frames", ""), rows, right=(False, True, True, True, True, True, True, True, False)))
     for r in results:
@@ -284,6 +332,11 @@ def report(results: list[Result]) -> None:
         print(f"20 Hz -> 60 Hz: {slope:.0f} us of CPU per extra datagram (receiving, decoding, the writer, and the "
               f"realtime messages it causes); what does not grow with the packet rate (rate classes, time-driven "
               f"messages, timers): about {fixed:.1f} % of one core")
+    floor = next((r for r in results if r.floor), None)
+    if full and floor:
+        print(f"60 Hz against the floor (a bare asyncio receiver of the same datagrams, {floor.cpu_pct:.1f} %): "
+              f"{full.cpu_pct / floor.cpu_pct:.1f}x; the bridge's own work above it: "
+              f"{full.cpu_pct - floor.cpu_pct:.1f} % of one core")
 
 
 if __name__ == "__main__":
