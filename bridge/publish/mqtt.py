@@ -314,22 +314,29 @@ class MqttLink:
         def send(batch: list[Message]) -> None:
             messages: list[Message] = []
             packets: list[bytes] = []
-            for message in batch:
+            for i, message in enumerate(batch):
                 if message.qos == 0:
                     messages.append(message)
                     packets.append(encoder.encode(message.topic, message.payload, message.retain, message.expires))
                     continue
                 if messages and not send_batch(messages, packets):  # what came before goes first
+                    put_back(batch[i:])
                     return
                 messages, packets = [], []
                 properties = self._expiry if message.expires else None
                 info = paho.publish(message.topic, message.payload, message.qos, message.retain, properties)
                 if info.rc != MQTT_ERR_SUCCESS:
-                    refused([message], info.rc)
+                    put_back(batch[i + 1 :])
+                    refused([message], info.rc)  # after the rest: events go back to the front in order
                     return
                 hand_over([message], info.mid)  # QoS 1: confirmed by the broker's PUBACK, later
             if messages:
                 send_batch(messages, packets)
+
+        def put_back(messages: list[Message]) -> None:
+            """Taken from the engine but never handed to paho (the connection failed first)."""
+            for message in reversed(messages):  # events return to the front of their queue: last first
+                self.engine.failed(message)
 
         paho.on_publish = on_publish
         wake = self._wake
