@@ -297,8 +297,7 @@ class MqttLink:
                 if outstanding.pop(mid, None) is None:
                     messages = []  # written (and confirmed) before the connection failed
                 unconfirmed -= len(messages)
-            for message in messages:
-                self.engine.failed(message)
+            put_back(messages)
             self.status.publish_failures += len(messages)
             failure.append(aiomqtt.MqttCodeError(rc, "could not publish"))
             return False
@@ -334,8 +333,8 @@ class MqttLink:
                 send_batch(messages, packets)
 
         def put_back(messages: list[Message]) -> None:
-            """Taken from the engine but never handed to paho (the connection failed first)."""
-            for message in reversed(messages):  # events return to the front of their queue: last first
+            """Back to the engine, unconfirmed: events return to the front of their queue, so the last goes first."""
+            for message in reversed(messages):
                 self.engine.failed(message)
 
         paho.on_publish = on_publish
@@ -371,10 +370,9 @@ class MqttLink:
         finally:
             stopper.cancel()
             paho.on_publish = aiomqtt_on_publish
-            for messages in outstanding.values():  # never confirmed: the broker may not have them
-                for message in messages:
-                    self.engine.failed(message)
-                    self.status.publish_failures += 1
+            for messages in reversed(outstanding.values()):  # never confirmed: the broker may not have them
+                put_back(messages)  # newest first, so that queued events keep their order
+                self.status.publish_failures += len(messages)
 
     async def _heartbeat(self, client: aiomqtt.Client) -> None:
         """A QoS 1 message every half keepalive, acknowledged within half a keepalive, or the link is dead."""

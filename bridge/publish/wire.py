@@ -32,10 +32,9 @@ class PublishEncoder:
     """Encodes QoS 0 PUBLISH packets for one connection's protocol version."""
 
     def __init__(self, protocol: int, expiry_s: int) -> None:
-        self._v5 = protocol == 5
-        properties = bytes([5, MESSAGE_EXPIRY_INTERVAL]) + expiry_s.to_bytes(4, "big") if expiry_s > 0 else b"\x00"
-        # MQTT 5 carries a property section in every PUBLISH; an empty one is a single zero byte.
-        self._properties = {False: b"\x00", True: properties} if self._v5 else {False: b"", True: b""}
+        expiry = bytes([5, MESSAGE_EXPIRY_INTERVAL]) + expiry_s.to_bytes(4, "big") if expiry_s > 0 else b"\x00"
+        # MQTT 5 carries a property section in every PUBLISH; an empty one is a single zero byte. 3.1.1 has none.
+        self._properties = {False: b"\x00", True: expiry} if protocol == 5 else {False: b"", True: b""}
         self._headers: dict[tuple[str, bool], bytes] = {}  # the topic section, the same for every value of a topic
 
     def encode(self, topic: str, payload: str, retain: bool, expires: bool) -> bytes:
