@@ -130,9 +130,6 @@ def receiver_main(args: argparse.Namespace) -> None:
 # Measuring
 
 
-
-
-
 @dataclass
 class Result:
     name: str

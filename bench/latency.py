@@ -434,9 +434,6 @@ def expect(process: subprocess.Popen[str], word: str, timeout: float, what: str)
     sys.exit(f"bench: {what} did not say {word!r} within {timeout:.0f} s (exit code {process.poll()})")
 
 
-
-
-
 @dataclass
 class Run:
     """What one run measured."""

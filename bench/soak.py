@@ -398,9 +398,6 @@ def run(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
         procs.close()
 
 
-
-
-
 def within_deadband(topic: str, got: str, want: str) -> bool:
     """Equal, or within the field's deadband (a smaller move is not published) plus display rounding."""
     from bridge.publish.catalog import CATALOG

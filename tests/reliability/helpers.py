@@ -87,9 +87,6 @@ def start_bridge(config: Path, broker_port: int | None, timeout: float = 20.0) -
     return proc
 
 
-
-
-
 class RssWatch:
     """Samples a process's RSS every `interval` s on a thread, so the peak during a fault is seen, not only the end."""
 
