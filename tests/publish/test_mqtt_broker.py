@@ -356,7 +356,10 @@ def _make_ca(directory: Path) -> tuple[Path, Path, Path]:
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl command not installed")
 def test_tls_verifies_by_default_and_insecure_only_when_asked(tmp_path: Path) -> None:
     ca, cert, key = _make_ca(tmp_path)
-    broker = Mosquitto(tmp_path / "tls", extra=f"certfile {cert}\nkeyfile {key}\ncafile {ca}").start()
+    plain = free_port()  # a second listener without TLS, for the test's own subscriber
+    broker = Mosquitto(tmp_path / "tls", extra=f"certfile {cert}\nkeyfile {key}\ncafile {ca}\n"
+                                                f"listener {plain} 127.0.0.1").start()  # fmt: skip
+    telemetry = encode(build(2025, 6, {"carTelemetryData": [{"revLightsBitValue": 0x1F}]}, session_uid=3, frame=1))
     try:
         cases = [
             (f"tls: {{enabled: true, ca_file: {ca}}}", True),  # verified with the test CA
@@ -364,7 +367,8 @@ def test_tls_verifies_by_default_and_insecure_only_when_asked(tmp_path: Path) ->
             ("tls: {enabled: true}, tls_insecure: true", True),  # explicitly insecure
         ]
         for tls, should_connect in cases:
-            config = run_config(tmp_path, broker.port, free_port())
+            udp_port = free_port()
+            config = run_config(tmp_path, broker.port, udp_port)
             config.write_text(config.read_text().replace("mqtt: {", "mqtt: {" + tls + ", "))
             with RigbridgeProcess(config) as proc:
                 if should_connect:
@@ -373,6 +377,14 @@ def test_tls_verifies_by_default_and_insecure_only_when_asked(tmp_path: Path) ->
                         time.sleep(0.1)
                     assert proc.poll() is None, proc.output()
                     assert f"broker 127.0.0.1:{broker.port} connected" in proc.output()
+                    # Telemetry crosses the TLS connection: a QoS 0 batch written by the sender itself.
+                    sub = ProcessSubscriber(plain, "rigbridge/proc/lights/rev_bits").start()
+                    try:
+                        send_frames(udp_port, [(0.0, [telemetry])])
+                        sub.wait_for(lambda ms: len(ms) >= 1, 10, "rev bits through TLS")
+                    finally:
+                        sub.stop()
+                    assert sub.payloads("rigbridge/proc/lights/rev_bits") == [str(0x1F)]
                     proc.signal(signal.SIGTERM)
                     assert proc.wait(15) == 0, proc.output()
                 else:
