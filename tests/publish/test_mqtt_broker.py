@@ -182,6 +182,26 @@ def test_rev_lights_are_published_for_every_packet_that_changes_them(broker: Mos
     assert len(got) >= 0.95 * len(bits), (len(got), skipped)
 
 
+def test_mqtt_3_1_1_carries_values_and_retained_flags(broker: Mosquitto) -> None:
+    # The sender encodes QoS 0 PUBLISH packets itself; under 3.1.1 they have no property section.
+    sub = ProcessSubscriber(broker.port, "rigbridge/rig1/lights/rev_bits").start()
+    bt = BridgeThread(quick_settings(broker.port, mqtt={"protocol": 311, "rig": "rig1"})).start()
+    telemetry = encode(build(2025, 6, {"carTelemetryData": [{"revLightsBitValue": 0x3F, "gear": 4}]},
+                             session_uid=8, frame=1))  # fmt: skip
+    try:
+        send_frames(bt.udp_port, [(0.0, [telemetry])])
+        sub.wait_for(lambda ms: len(ms) >= 1, 10, "rev bits over MQTT 3.1.1")
+        retained = retained_snapshot(broker.port, "rigbridge/rig1/#")
+    finally:
+        bt.stop()
+        sub.stop()
+    assert sub.payloads("rigbridge/rig1/lights/rev_bits") == [str(0x3F)]
+    assert retained["rigbridge/rig1/status"].payload == "online"  # a QoS 1 publish of paho's
+    # The retained QoS 0 telemetry (the sender's own packets) is there with its value.
+    uid, fmt = retained["rigbridge/rig1/session/uid"], retained["rigbridge/rig1/game/format"]
+    assert (uid.payload, uid.qos, fmt.payload, fmt.qos) == ("8", 0, "2025", 0)
+
+
 def test_the_broker_connection_sends_small_messages_at_once(broker: Mosquitto) -> None:
     # Nagle's algorithm would hold a rev-light message back until the broker's delayed ACK of the one before.
     bt = BridgeThread(quick_settings(broker.port)).start()
