@@ -11,6 +11,7 @@ already replaced it.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import json
 import re
@@ -47,10 +48,12 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class _Bound:
-    """A catalogue field with the deadband this configuration gives it."""
+    """A catalogue field with the deadband this configuration gives it, and its topics once known."""
 
     field: Field
     deadband: float
+    # car index (None for a field without one) -> full topic, or None where include/exclude leave it out
+    topics: dict[int | None, str | None] = dataclasses.field(default_factory=dict, compare=False)
 
 
 class Context:
@@ -87,7 +90,7 @@ class PublishEngine:
         self._by_group: dict[tuple[str, str], list[_Bound]] = {}
         for b in self._fields:
             self._by_group.setdefault((b.field.rate, b.field.group), []).append(b)
-        self._groups_of_class = {rate: {g for r, g in self._by_group if r == rate} for rate in TIMED}
+        self._plans: dict[str, tuple[int | None, str, list[_Bound], tuple[str, ...]]] = {}  # group -> _plan()
         self._allowed: dict[str, bool] = {}
         self.pending: dict[str, Message] = {}  # latest wins: one message per topic
         self.pending_realtime: dict[str, Message] = {}
@@ -134,13 +137,19 @@ class PublishEngine:
 
     # ------------------------------------------------------------------------------------------ reading
 
+    def _topic(self, b: _Bound, car: int | None) -> str | None:
+        relative = b.field.path.format(car=car) if car is not None else b.field.path
+        topic = f"{self.root}/{relative}" if self.allowed(relative) else None
+        b.topics[car] = topic
+        return topic
+
     def _offer(self, b: _Bound, subject: Any, car: int | None) -> None:
         f = b.field
-        relative = f.path.format(car=car) if car is not None else f.path
-        if not self.allowed(relative):
+        topics = b.topics
+        topic = topics[car] if car in topics else self._topic(b, car)
+        if topic is None:
             return
         value = f.read(subject)
-        topic = f"{self.root}/{relative}"
         last_value = self._last_value
         if topic in last_value and last_value[topic] == value:
             return  # not moved since it was last offered: pending, sent, or within the deadband already
@@ -221,27 +230,31 @@ class PublishEngine:
         elif self._state.player_index != self._player_index:
             self._player_index = self._state.player_index  # a new player car (or none): offer all of it
             self._read([b for b in self._fields if b.field.scope == "player"])
+        plans = self._plans
         for group in changed:
-            m = _CAR_GROUP.fullmatch(group)
-            if m is not None:
-                car, name = int(m.group(1)), m.group(2)
-                for rate in IMMEDIATE:
-                    bound = self._by_group.get((rate, name))
-                    if bound:
-                        self._read(bound, (car,))
-                for rate in TIMED:
-                    if (rate, name) in self._by_group:
-                        self._dirty_cars[rate].add((car, name))
-                continue
-            for rate in IMMEDIATE:
-                bound = self._by_group.get((rate, group))
-                if bound:
-                    self._read(bound)
-            for rate in TIMED:
-                if group in self._groups_of_class[rate]:
+            plan = plans.get(group)
+            if plan is None:
+                plan = plans[group] = self._plan(group)
+            car, name, immediate, timed = plan
+            if car is None:
+                if immediate:
+                    self._read(immediate)
+                for rate in timed:
                     self._dirty[rate].add(group)
+            else:
+                if immediate:
+                    self._read(immediate, (car,))
+                for rate in timed:
+                    self._dirty_cars[rate].add((car, name))
         if "events" in changed:
             self._take_events()
+
+    def _plan(self, group: str) -> tuple[int | None, str, list[_Bound], tuple[str, ...]]:
+        """What a change of `group` means: (car or None, group name, fields to read now, rate classes to mark)."""
+        m = _CAR_GROUP.fullmatch(group)
+        car, name = (int(m.group(1)), m.group(2)) if m is not None else (None, group)
+        immediate = [b for rate in IMMEDIATE for b in self._by_group.get((rate, name), ())]
+        return car, name, immediate, tuple(rate for rate in TIMED if (rate, name) in self._by_group)
 
     def mark(self, group: str) -> None:
         """Something outside the session state changed (bridge status, receiving flag)."""
