@@ -1,0 +1,45 @@
+"""Long-lived tasks that survive their own bugs: an exception is reported and the task starts again.
+
+`supervise(name, body, faults)` runs `body()` (a coroutine function) until it returns; when it raises, the
+exception goes to `Faults` (counted, logged once with its traceback, then throttled) and `body` is started again
+after a delay that doubles from `restart_min_s` to `restart_max_s` and resets once a run has lasted longer than
+`restart_max_s`. Cancellation is not a failure: it ends the supervisor at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+from bridge.faults import Faults
+
+__all__ = ["supervise"]
+
+RESTART_MIN_S = 0.05
+RESTART_MAX_S = 5.0
+
+
+async def supervise(
+    name: str,
+    body: Callable[[], Awaitable[None]],
+    faults: Faults,
+    *,
+    restart_min_s: float = RESTART_MIN_S,
+    restart_max_s: float = RESTART_MAX_S,
+) -> None:
+    """Run `body` as task `name` until it returns normally (or the supervisor is cancelled)."""
+    delay = restart_min_s
+    while True:
+        started = time.monotonic()
+        try:
+            await body()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the point of a supervisor: report and restart
+            faults.error(f"task.{name}", exc, f"task {name} failed and restarts: {exc!r}")
+        if time.monotonic() - started > restart_max_s:
+            delay = restart_min_s
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, restart_max_s)
