@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from bridge.config import Settings, load_settings
+from bridge.faults import Faults
 from bridge.games.f1.codec import decode
 from bridge.ingest.forward import Forwarder
 from bridge.ingest.recorder import PipelineRecorder
@@ -46,6 +47,7 @@ class Bridge:
     def __init__(self, settings: Settings, *, config_path: str | None = None) -> None:
         self.settings = settings
         self.config_path = config_path
+        self.faults = Faults()  # every caught exception and refused input, counted; logged by its own task
         self.state = SessionState()
         self.view = readonly(self.state)
         self.status = BridgeStatus()
