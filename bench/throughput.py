@@ -175,7 +175,7 @@ class Pass:
         for name, state in (("decode+writer", self.writer_state), ("decode+writer+engine", self.engine_state)):
             if name not in names:
                 continue
-            applied, stale = state.packets_applied, state.stale_dropped
+            applied, stale = state.packets_applied, sum(state.stale_dropped.values())
             if applied + stale != race.datagrams or stale:
                 sys.exit(
                     f"bench: writer loss in {name} on the {race.label} race: {applied} applied + {stale} stale "

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import json
 import re
 import time
 from collections import deque
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.config import Settings
+from bridge.jsontext import json_text
 from bridge.publish.catalog import CATALOG, EVENT_TOPIC, Field
 from bridge.publish.topics import join, segment
 from bridge.state.schema import CAR_COLUMNS, CAR_SOURCES
@@ -31,6 +31,9 @@ IMMEDIATE = ("realtime",)  # read right after the packet that changed them
 # fast rate and sent as soon as they moved, so a packet at 60 Hz costs nothing for the ~50 of them per car.
 TIMED = ("on_change", "fast", "normal", "slow")
 MAX_EVENTS_QUEUED = 256
+# include/exclude verdicts kept. The catalogue's topics number well under a thousand (24 cars at most), but event
+# topics carry the game's 4-letter code, and any datagram may name a new one: the cache starts over when full.
+MAX_CACHED_VERDICTS = 4096
 _CAR_GROUP = re.compile(r"cars\[(\d+)\]\.(\w+)")
 
 
@@ -132,6 +135,8 @@ class PublishEngine:
             verdict = (not include or any(fnmatch.fnmatchcase(relative, p) for p in include)) and not any(
                 fnmatch.fnmatchcase(relative, p) for p in exclude
             )
+            if len(self._allowed) >= MAX_CACHED_VERDICTS:
+                self._allowed.clear()
             self._allowed[relative] = verdict
         return verdict
 
@@ -221,8 +226,13 @@ class PublishEngine:
     def on_packet(self, changed: set[str]) -> None:
         """Called after the writer processed a packet: read what must go out now, remember the rest."""
         if "session.reset" in changed:
+            # A new session may have another slot count (22 <-> 24 when the format changes): per-car work queued
+            # for the old one may name slots that no longer exist. Every active car is read anew instead.
             self._columns.clear()
-        if "active" in changed or "session.reset" in changed:
+            for dirty in self._dirty_cars.values():
+                dirty.clear()
+            self._update_cars(renew=True)
+        elif "active" in changed:
             self._update_cars()
         if "session.reset" in changed:
             self._player_index = self._state.player_index
@@ -271,14 +281,17 @@ class PublishEngine:
             for group in groups:
                 self._read(self._by_group[(rate, group)])
             cars, self._dirty_cars[rate] = self._dirty_cars[rate], set()
+            slots = self._state.num_slots
             for car, name in cars:
-                self._read(self._by_group[(rate, name)], (car,))
+                if car < slots:
+                    self._read(self._by_group[(rate, name)], (car,))
 
     def next_due(self) -> float:
         return min(self._due.values())
 
-    def _update_cars(self) -> None:
-        """Cars that left get their retained topics cleared (empty retained payload); new cars get everything."""
+    def _update_cars(self, renew: bool = False) -> None:
+        """Cars that left get their retained topics cleared (empty retained payload); new cars get everything
+        (with `renew`, every active car does: a new session)."""
         active = set(self._state.active) if self._publish.cars == "all" else set()
         for car in self._published_cars - active:
             prefix = f"{self.root}/cars/{car}/"
@@ -294,7 +307,7 @@ class PublishEngine:
             for target in (self.pending, self.pending_realtime):
                 for topic in [t for t, m in target.items() if t.startswith(prefix) and m.rate != "clear"]:
                     del target[topic]
-        added = active - self._published_cars
+        added = active if renew else active - self._published_cars
         self._published_cars = active
         if added:
             self._read([b for b in self._fields if b.field.scope == "car"], sorted(added))
@@ -314,8 +327,8 @@ class PublishEngine:
             relative = EVENT_TOPIC.format(code=segment(event.code))
             if not self.allowed(relative):
                 continue
-            payload = json.dumps(
-                {"code": event.code, "session_time": round(event.session_time, 3), **dict(event.details)},
+            payload = json_text(
+                {"code": event.code, "session_time": round(event.session_time, 3), **event.details},
                 separators=(",", ":"),
             )
             self.events.append(Message(join(self.root, relative), payload, 1, False, "event"))

@@ -11,7 +11,8 @@ After each packet, `state.changed` holds the field groups that packet changed (`
 
 from __future__ import annotations
 
-from collections import deque
+import math
+from collections import Counter, deque
 from dataclasses import dataclass
 from types import MappingProxyType
 from collections.abc import Mapping
@@ -46,6 +47,16 @@ NO_CAR = 255
 ACTIVE_RESULT_STATUS = 2  # resultStatus: 0 invalid, 1 inactive (slot unused), 2+ a car that is or was racing
 MAX_EVENTS = 64
 MAX_LAPS = 200
+MAX_STINTS = 32  # per car, the latest kept: a race has a handful, a stream flipping compounds would have no end
+
+# The stale rule. Reordering on a LAN moves a datagram by milliseconds, so a packet is stale only when its frame is
+# behind the latest of its kind by less than this window (10 s at the game's 60 Hz). A frame further behind is a
+# new timeline (a restart that kept the session UID, or the real stream after one spoofed or corrupt frame far
+# ahead): it is taken and becomes the new reference. So no single datagram can silence a packet kind for the rest
+# of the session; one far-ahead frame costs at most the one packet it carried.
+STALE_WINDOW_FRAMES = 600
+REORDERED = "reordered"  # stale drop reason: an older packet of its kind arrived after a newer one
+STALE_REASONS = (REORDERED,)
 
 # Packet types whose every packet carries the full picture: an older one arriving late is stale.
 _ONE_PER_FRAME = frozenset(
@@ -162,7 +173,7 @@ class SessionState:
         self.events: deque[Event] = deque(maxlen=MAX_EVENTS)
         self.event_seq = 0
         self.packets_applied = 0
-        self.stale_dropped = 0
+        self.stale_dropped: Counter[str] = Counter()  # stale packets dropped, by reason (STALE_REASONS)
         self.sessions_seen = 0
         self.changed: set[str] = set()
         process_reset(self, 0, 2025, 22)
@@ -281,14 +292,16 @@ def process_packet(state: SessionState, packet: Packet) -> set[str]:
     if pid in _ONE_PER_FRAME:
         key: Any = pid
     elif pid in (SESSION_HISTORY, TYRE_SETS):
-        key = (pid, packet.values[12])  # one car per packet: carIdx follows the header
+        # One car per packet (carIdx follows the header); a slot the format lacks is ignored by its processor.
+        key = (pid, packet.values[12]) if packet.values[12] < slots else None
     elif pid == LAP_POSITIONS:
-        key = (pid, packet.values[13])  # lapStart
+        key = (pid, packet.values[13])  # lapStart: a uint8, so at most 256 keys
     else:
         key = None
     if key is not None:
-        if frame < state.frames.get(key, -1):
-            state.stale_dropped += 1  # reordered: an older packet of this kind arrived after a newer one
+        latest = state.frames.get(key)
+        if latest is not None and latest - STALE_WINDOW_FRAMES < frame < latest:
+            state.stale_dropped[REORDERED] += 1
             return changed
         state.frames[key] = frame
     state.player_index = packet.player_car_index
@@ -507,6 +520,8 @@ def process_stint_change(state: SessionState, car: CarState, visual: int, actual
         car.stints[-1] = Stint(last.visual_id, last.actual_id, last.start_lap, max(last.start_lap, lap))
         start = lap
     car.stints.append(Stint(visual, actual, start, None))
+    if len(car.stints) > MAX_STINTS:
+        del car.stints[0]
     state.changed.add(f"cars[{car.index}].stints")
 
 
@@ -598,8 +613,14 @@ def process_event_session_ended(state: SessionState, details: dict[str, Any]) ->
     state.session_ended = True
 
 
+def seconds_to_ms(seconds: float) -> int | None:
+    """Whole milliseconds of a game time in seconds; None for NaN or infinity, which a datagram can carry."""
+    return round(seconds * 1000) if math.isfinite(seconds * 1000) else None
+
+
 def process_event_fastest_lap(state: SessionState, details: dict[str, Any]) -> None:
-    state.fastest_lap_event = (details["vehicle_idx"], round(details["lap_time"] * 1000))
+    ms = seconds_to_ms(details["lap_time"])
+    state.fastest_lap_event = None if ms is None else (details["vehicle_idx"], ms)
 
 
 def process_event_drs(state: SessionState, details: dict[str, Any], enabled: bool) -> None:
@@ -710,4 +731,4 @@ _PROCESSORS = {
     LAP_POSITIONS: process_lap_positions,
 }
 
-__all__ = ["CarState", "CompletedLap", "Event", "SessionState", "Stint", "process_packet"]
+__all__ = ["STALE_REASONS", "CarState", "CompletedLap", "Event", "SessionState", "Stint", "process_packet"]

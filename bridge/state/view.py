@@ -90,6 +90,11 @@ class SessionView(tuple):
         state = self[0]
         return tuple(CarView((state, i)) for i in range(len(state.cars)))
 
+    @property
+    def num_slots(self) -> int:
+        """Car slots in the current format (22, or 24 from format 2026)."""
+        return len(self[0].cars)
+
     def car(self, index: int) -> CarView:
         return CarView((self[0], index))
 

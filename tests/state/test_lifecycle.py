@@ -180,7 +180,7 @@ def test_stale_reordered_packet_is_dropped() -> None:
     newer = script.frame
     script.frame -= 5
     changed = script.lap_data({0: {"currentLapNum": 2}})
-    assert changed == set() and script.state.stale_dropped == 1
+    assert changed == set() and script.state.stale_dropped == {"reordered": 1}
     assert script.state.cars[0].lap == 3
     script.frame = newer
 

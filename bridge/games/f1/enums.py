@@ -18,7 +18,7 @@ _TABLES: dict[str, dict] = json.loads(
 NAMES = tuple(_TABLES)
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=1024)  # every enumeration in every format fits (63 x 4); bounded all the same
 def table(enum: str, packet_format: int) -> dict[int, str]:
     """Value -> label for one enumeration in one format (empty where the format does not define it)."""
     values = _TABLES[enum]["values"].get(str(packet_format), {})
