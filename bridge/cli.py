@@ -3,12 +3,73 @@
 from __future__ import annotations
 
 import argparse
+import os
+import select
 import sys
 from collections.abc import Callable, Sequence
 
 from bridge import __version__
 
 Handler = Callable[[argparse.Namespace], int]
+
+# Bounds of the numeric options: wide enough for any real use, narrow enough that no arithmetic on them overflows
+# (a speed of 1e-300 or a duration of 1e308 would make a sleep or a schedule impossible).
+MAX_DURATION_S = 366 * 86400.0
+MIN_SPEED, MAX_SPEED = 0.001, 1000.0
+
+
+def range_problem(value: float, low: float, high: float, *, low_exclusive: bool = False) -> str | None:
+    """Why `value` is not a number in the range, as "must be ... (got X)"; None when it is (NaN never is)."""
+    if (value > low if low_exclusive else value >= low) and value <= high:
+        return None
+    return f"must be a number {'above' if low_exclusive else 'from'} {_plain(low)} up to {_plain(high)} (got {value})"
+
+
+def duration_problem(seconds: float) -> str | None:
+    return range_problem(seconds, 0.0, MAX_DURATION_S, low_exclusive=True)
+
+
+def speed_problem(speed: float) -> str | None:
+    return range_problem(speed, MIN_SPEED, MAX_SPEED)
+
+
+def _plain(x: float) -> str:
+    return f"{x:.0f}" if x == int(x) else f"{x:g}"
+
+
+def bounded_float(problem: Callable[[float], str | None]) -> Callable[[str], float]:
+    """An argparse type: a number that `problem` has nothing against."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        reason = problem(value)
+        if reason is not None:
+            raise argparse.ArgumentTypeError(reason)
+        return value
+
+    return parse
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer from `low` to `high`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be an integer from {low} to {high} (got {text})")
+        return value
+
+    return parse
+
+
+DURATION = bounded_float(duration_problem)
+SPEED = bounded_float(speed_problem)
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
@@ -79,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Home Assistant discovery and LED shift lights.",
     )
     parser.add_argument("--version", action="version", version=f"rigbridge {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, handler: Handler, help_text: str, example: str) -> argparse.ArgumentParser:
@@ -90,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         p.set_defaults(handler=handler)
+        # Also accepted after the subcommand; SUPPRESS keeps an absent one from resetting `rigbridge --debug CMD`.
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the traceback of an unexpected error")
         return p
 
     p = add(
@@ -106,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
         "a synthetic race through the real pipeline to a broker, with a live view; zero set-up",
         "rigbridge demo --duration 60",
     )
-    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
+    p.add_argument("--duration", type=DURATION, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
     p.add_argument("-c", "--config", metavar="FILE", help="config file (its broker is used if it answers)")
     p.add_argument("--broker", choices=("auto", "configured", "mosquitto", "embedded"), default="auto",
                    help="auto: the configured broker if it answers, else mosquitto from PATH, else embedded")
@@ -119,12 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--to", default="127.0.0.1:20777", metavar="HOST:PORT", help="where to send (default %(default)s)")
     p.add_argument("--rate", type=int, default=60, choices=(10, 20, 30, 60), help="UDP send rate in Hz")
-    p.add_argument("--cars", type=int, default=22, help="cars in the race (2-22; 2-24 in format 2026)")
+    p.add_argument("--cars", type=bounded_int(2, 24), default=22, help="cars in the race (2-22; 2-24 in format 2026)")
     p.add_argument("--format", type=int, default=2025, choices=(2023, 2024, 2025, 2026), help="UDP format")
-    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
-    p.add_argument("--speed", type=float, default=1.0, metavar="X", help="time factor (2 = twice real time)")
-    p.add_argument("--seed", type=int, default=1, help="race seed (same seed, same race)")
-    p.add_argument("--laps", type=int, default=5, help="laps per race")
+    p.add_argument("--duration", type=DURATION, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
+    p.add_argument("--speed", type=SPEED, default=1.0, metavar="X",
+                   help=f"time factor (2 = twice real time; {MIN_SPEED:g} to {MAX_SPEED:g})")
+    p.add_argument("--seed", type=bounded_int(0, 2**32 - 1), default=1, help="race seed (same seed, same race)")
+    p.add_argument("--laps", type=bounded_int(1, 100), default=5, help="laps per race (1-100)")
 
     p = add(
         "decode",
@@ -157,9 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
         "rigbridge record monza.rbcap --port 20777 --duration 600",
     )
     p.add_argument("file", metavar="FILE")
-    p.add_argument("--port", type=int, default=20777, help="UDP port to listen on (default 20777; 0: any free)")
+    p.add_argument("--port", type=bounded_int(0, 65535), default=20777,
+                   help="UDP port to listen on (default 20777; 0: any free)")
     p.add_argument("--bind", default="0.0.0.0", metavar="ADDR", help="address to listen on (default 0.0.0.0)")
-    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
+    p.add_argument("--duration", type=DURATION, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
 
     p = add(
         "replay",
@@ -172,17 +239,58 @@ def build_parser() -> argparse.ArgumentParser:
         "--to", default="127.0.0.1:20777", metavar="HOST:PORT", help="destination (default 127.0.0.1:20777)"
     )
     pace = p.add_mutually_exclusive_group()
-    pace.add_argument("--speed", type=float, default=1.0, metavar="X", help="time scale: 2 plays twice as fast")
+    pace.add_argument("--speed", type=SPEED, default=1.0, metavar="X",
+                      help=f"time scale: 2 plays twice as fast ({MIN_SPEED:g} to {MAX_SPEED:g})")
     pace.add_argument("--max", action="store_true", help="send as fast as possible, ignoring the timing")
     p.add_argument("--loop", action="store_true", help="start again at the end, until interrupted")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; whatever happens, the user sees a one-line message, never a traceback."""
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
         return 2
-    return handler(args)
+    name = f"rigbridge {args.command}"
+    try:
+        code = handler(args)
+        sys.stdout.flush()  # a reader that went away shows here, not as a warning at interpreter exit
+        return code
+    except KeyboardInterrupt:
+        print(f"\n{name}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if isinstance(exc, BrokenPipeError) and _stdout_reader_gone():
+            # The reader of our output stopped (`rigbridge decode ... | head`): its choice, not a failure.
+            _discard_stdout()
+            return 0
+        if args.debug:
+            raise
+        # The last resort: every expected failure has its own message in its command.
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        print(
+            f"{name}: unexpected error: {type(exc).__name__}{': ' + detail if detail else ''} "
+            f"(run `rigbridge --debug {args.command} ...` to see where)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe or socket whose reading end is closed (and not, say, a broker connection)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no poll on this platform, or stdout is not a real file
+        return False
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again (the Python docs' recipe)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)

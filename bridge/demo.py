@@ -143,7 +143,8 @@ def demo_settings(settings: Settings, broker: Broker) -> Settings:
     return dataclasses.replace(
         settings,
         mqtt=mqtt,
-        udp=dataclasses.replace(settings.udp, bind="127.0.0.1", port=0, forward=(), allow_from=()),
+        # The synthetic race stays out of the user's capture file and forward targets.
+        udp=dataclasses.replace(settings.udp, bind="127.0.0.1", port=0, forward=(), allow_from=(), record=None),
         metrics=dataclasses.replace(settings.metrics, enabled=False),
     )
 
@@ -254,19 +255,38 @@ async def run_demo(settings: Settings, *, duration: float | None, broker_choice:
     return 0 if published > 0 else 1
 
 
-def demo_main(config_path: str | None, *, duration: float | None, broker: str, out: TextIO = sys.stdout) -> int:
+def demo_main(
+    config_path: str | None,
+    *,
+    duration: float | None,
+    broker: str,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> int:
+    """Run the demo; the view goes to `out`, a reason it cannot run to `err` in one line (exit 1, 2 for bad input)."""
+    from bridge.cli import duration_problem
     from bridge.config import ConfigError
+    from bridge.publish.mqtt import FatalMqttError
 
+    if duration is not None and (problem := duration_problem(duration)):
+        print(f"rigbridge demo: --duration {problem}", file=err)
+        return 2
     try:
         settings = load_settings(config_path)
     except ConfigError as exc:
-        print(f"rigbridge demo: invalid configuration:\n{exc}", file=out)
+        print(f"rigbridge demo: invalid configuration:\n{exc}", file=err)
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return asyncio.run(run_demo(settings, duration=duration, broker_choice=broker, out=out))
     except DemoError as exc:
-        print(f"rigbridge demo: {exc}", file=out)
+        print(f"rigbridge demo: {exc}", file=err)
         return 1
-    except KeyboardInterrupt:
+    except FatalMqttError as exc:
+        print(f"rigbridge demo: the broker refused the bridge: {exc}", file=err)
+        return 1
+    except OSError as exc:  # a socket, the broker process, or a file named in the config
+        print(f"rigbridge demo: {exc.strerror or exc}", file=err)
+        return 1
+    except KeyboardInterrupt:  # Ctrl-C is how a demo without --duration ends
         return 0

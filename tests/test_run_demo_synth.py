@@ -52,7 +52,7 @@ def test_run_fed_by_synth_publishes_and_stops_cleanly(mosquitto: Mosquitto, tmp_
 def test_synth_rejects_bad_arguments() -> None:
     result = subprocess.run([sys.executable, "-m", "bridge", "synth", "--to", "nowhere", "--duration", "1"],
                             capture_output=True, text=True, timeout=30)
-    assert result.returncode == 2 and "HOST:PORT" in result.stderr
+    assert result.returncode == 2 and 'expected "host:port"' in result.stderr
 
 
 def _demo(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -12,6 +12,7 @@ report and skip; `CaptureWriter` truncates it before appending, so a file is alw
 from __future__ import annotations
 
 import os
+import stat
 import struct
 import time
 import zlib
@@ -81,13 +82,53 @@ def read_capture(path: str | os.PathLike[str]) -> Iterator[CaptureRecord]:
     return iter(CaptureReader(path))
 
 
+def check_capture_file(path: str | os.PathLike[str]) -> str | None:
+    """Why recording may not append to `path`, in one line; None when it may (absent, empty, or a capture).
+
+    Reads only the header, and never opens what is not a regular file (a FIFO would block, a device never ends).
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if stat.S_ISDIR(st.st_mode):
+        return "is a directory, not a capture file"
+    if not stat.S_ISREG(st.st_mode):
+        return "is not a regular file"
+    if st.st_size == 0:
+        return None
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(FILE_HEADER.size)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return header_problem(raw)
+
+
+def header_problem(raw: bytes) -> str | None:
+    """Why `raw`, the first bytes of a file, is not a capture header this build reads; None when it is."""
+    if not raw:
+        return "not a rigbridge capture file (empty)"
+    if raw[: len(MAGIC)] != MAGIC[: len(raw)]:
+        return "not a rigbridge capture file (bad magic)"
+    if len(raw) < FILE_HEADER.size:
+        return f"not a rigbridge capture file (only {len(raw)} bytes, shorter than its {FILE_HEADER.size}-byte header)"
+    _, version, header_size, _, _ = FILE_HEADER.unpack_from(raw)
+    if version != VERSION:
+        return f"capture version {version} is not supported (this build reads {VERSION})"
+    if header_size < FILE_HEADER.size:
+        return f"not a rigbridge capture file (header size {header_size} is below {FILE_HEADER.size})"
+    return None
+
+
 def _read_file_header(f: BinaryIO, path: Path) -> int:
     raw = f.read(FILE_HEADER.size)
-    if len(raw) < FILE_HEADER.size or raw[: len(MAGIC)] != MAGIC:
-        raise CaptureError(f"{path}: not a rigbridge capture file")
-    _, version, header_size, start_ns, _ = FILE_HEADER.unpack(raw)
-    if version != VERSION or header_size < FILE_HEADER.size:
-        raise CaptureError(f"{path}: capture version {version} is not supported (this build reads {VERSION})")
+    problem = header_problem(raw)
+    if problem is not None:
+        raise CaptureError(f"{path}: {problem}")
+    _, _, header_size, start_ns, _ = FILE_HEADER.unpack(raw)
     f.seek(header_size)
     return start_ns
 

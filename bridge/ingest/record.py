@@ -8,6 +8,8 @@ replay: sends each record at `start + (t_ns - t_first) / speed` on `time.perf_co
 of a gap and busy-waits the last `SPIN_NS`, because `time.sleep` can wake up late by a fraction of a millisecond
 (timer slack, scheduler); busy-waiting the tail keeps every datagram within well under a millisecond of its
 schedule. The schedule is absolute, so a late datagram (a pause, a page fault) does not shift the ones after it.
+A record stamp that steps back or jumps over MAX_GAP_NS (a damaged stamp: the CRC covers only the data) is sent
+without that pause, with a warning.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import collections
 import contextlib
 import dataclasses
 import ipaddress
-import math
 import signal
 import socket
 import sys
@@ -26,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
+from bridge.cli import duration_problem, speed_problem
 from bridge.config import UdpSettings, _parse_hostport, default_settings
 from bridge.ingest.capture import CaptureError, CaptureReader, CaptureRecord, CaptureWriter, is_capture
 from bridge.ingest.forward import format_hostport, resolve_target
@@ -46,6 +48,7 @@ DEFAULT_REPLAY_TARGET = "127.0.0.1:20777"
 STATUS_INTERVAL_S = 0.25
 SPIN_NS = 1_000_000  # busy-wait this long before each due time instead of sleeping
 LATE_NS = 1_000_000  # a datagram sent later than this after its due time counts as late (and is reported)
+MAX_GAP_NS = 3600 * 10**9  # a longer pause between two records is a damaged timestamp, not a real silence
 _BAR_WIDTH = 24
 
 
@@ -88,8 +91,8 @@ def record_main(
     if not 0 <= port <= 65535:
         print(f"rigbridge record: --port must be from 0 to 65535 (got {port})", file=err)
         return 2
-    if duration is not None and not (duration > 0 and math.isfinite(duration)):
-        print(f"rigbridge record: --duration must be a positive number of seconds (got {duration})", file=err)
+    if duration is not None and (problem := duration_problem(duration)):
+        print(f"rigbridge record: --duration {problem}", file=err)
         return 2
     try:
         ipaddress.ip_address(bind)
@@ -241,20 +244,49 @@ class _Recorder:
 # =============================================================================================== replay
 
 
+class _Timeline:
+    """Recorded time since the first record, with damaged timestamps defused.
+
+    Record stamps are not covered by the CRC. A stamp that steps back, or jumps more than MAX_GAP_NS ahead
+    (2^64-1 ns is 584 years), is played with no pause and counted, so it can neither stall the replay nor
+    overflow a sleep; the timing of the records after it is kept.
+    """
+
+    def __init__(self) -> None:
+        self.offset_ns = 0
+        self.jumps = 0
+        self.first_jump = 0  # index of the first record with a damaged stamp
+        self._previous: int | None = None
+        self._index = 0
+
+    def advance(self, t_ns: int) -> int:
+        if self._previous is not None:
+            step = t_ns - self._previous
+            if 0 <= step <= MAX_GAP_NS:
+                self.offset_ns += step
+            else:
+                self.jumps += 1
+                self.first_jump = self.first_jump or self._index
+        self._previous = t_ns
+        self._index += 1
+        return self.offset_ns
+
+
 @dataclasses.dataclass
 class _Scan:
     records: int = 0
-    first_t: int = 0
-    last_t: int = 0
+    span_ns: int = 0  # on the defused timeline
+    jumps: int = 0
+    first_jump: int = 0
 
 
 def _scan(path: Path) -> _Scan:
     scan = _Scan()
+    timeline = _Timeline()
     for record in CaptureReader(path):
-        if scan.records == 0:
-            scan.first_t = record.t_ns
-        scan.last_t = record.t_ns
+        scan.span_ns = timeline.advance(record.t_ns)
         scan.records += 1
+    scan.jumps, scan.first_jump = timeline.jumps, timeline.first_jump
     return scan
 
 
@@ -303,8 +335,8 @@ def _replay(path: str, to: str, speed: float, max_speed: bool, loop: bool, err: 
         print(f"rigbridge replay: {message}", file=err, flush=True)
         return code
 
-    if not max_speed and not (speed > 0 and math.isfinite(speed)):
-        return fail(f"--speed must be a positive number (got {speed})")
+    if not max_speed and (problem := speed_problem(speed)):
+        return fail(f"--speed {problem}")
     try:
         host, port = parse_target(to)
     except ValueError as exc:
@@ -326,7 +358,7 @@ def _replay(path: str, to: str, speed: float, max_speed: bool, loop: bool, err: 
     except OSError as exc:
         return fail(f"{path}: cannot read: {_reason(exc)}")
 
-    span_ns = scan.last_t - scan.first_t
+    span_ns = scan.span_ns
     if max_speed:
         span_s = None
         pass_gap_ns = 0
@@ -345,6 +377,14 @@ def _replay(path: str, to: str, speed: float, max_speed: bool, loop: bool, err: 
         file=err,
         flush=True,
     )
+    if scan.jumps and not max_speed:
+        print(
+            f"rigbridge replay: warning: {scan.jumps} records (the first is record {scan.first_jump}) are stamped "
+            f"earlier than the one before or more than {MAX_GAP_NS // 10**9} s after it (damaged timestamps); "
+            "they are sent without that pause",
+            file=err,
+            flush=True,
+        )
     interrupted = False
     started = time.perf_counter_ns()
     try:
@@ -436,7 +476,7 @@ class _Sender:
         clock = time.perf_counter_ns
         sleep = time.sleep
         address = self.address
-        first_t = self.scan.first_t
+        timeline = _Timeline()
         speed = self.speed
         unit_speed = speed == 1.0
         max_speed = self.max_speed
@@ -449,7 +489,7 @@ class _Sender:
                 if now >= progress.next_at:
                     progress.draw(now, start_ns, sent_in_pass, self.sent, self.passes)
             else:
-                offset = record.t_ns - first_t
+                offset = timeline.advance(record.t_ns)
                 due = start_ns + (offset if unit_speed else int(offset / speed))
                 # Draw while there is time to spare before the next send (or anyway once a second is overdue).
                 overdue = now >= progress.next_at + 1_000_000_000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 import struct
 import time
@@ -10,7 +11,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from bridge.ingest.capture import CaptureReader, CaptureWriter, read_capture
+from bridge.ingest.capture import FILE_HEADER, MAGIC, CaptureReader, CaptureWriter, check_capture_file, read_capture
 from bridge.ingest.record import replay_main
 from tests.ingest.helpers import Collector, frame_datagrams
 
@@ -130,3 +131,43 @@ def test_corrupt_record_is_skipped_and_counted(tmp_path: Path) -> None:
     reader = CaptureReader(path)
     assert [r.data for r in reader] == payloads[1:]
     assert reader.corrupt == 1 and not reader.truncated
+
+
+def test_check_capture_file_accepts_what_recording_may_append_to(tmp_path: Path) -> None:
+    assert check_capture_file(tmp_path / "new.rbcap") is None  # absent: recording creates it
+    (tmp_path / "empty.rbcap").write_bytes(b"")
+    assert check_capture_file(tmp_path / "empty.rbcap") is None
+    _write_capture(tmp_path / "race.rbcap", 3)
+    assert check_capture_file(tmp_path / "race.rbcap") is None
+    with CaptureWriter(tmp_path / "no-records.rbcap"):
+        pass
+    assert check_capture_file(tmp_path / "no-records.rbcap") is None
+
+
+def test_check_capture_file_names_what_is_wrong_in_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "rigbridge.yaml"
+    config.write_text("udp: {port: 20777}\n")
+    version_9 = tmp_path / "v9.rbcap"
+    version_9.write_bytes(FILE_HEADER.pack(MAGIC, 9, FILE_HEADER.size, 0, 0))
+    cut = tmp_path / "cut.rbcap"
+    cut.write_bytes(MAGIC + b"\x01")
+    small_header = tmp_path / "small.rbcap"
+    small_header.write_bytes(FILE_HEADER.pack(MAGIC, 1, 8, 0, 0))
+    expected = {
+        config: "not a rigbridge capture file (bad magic)",
+        version_9: "capture version 9 is not supported (this build reads 1)",
+        cut: "not a rigbridge capture file (only 9 bytes, shorter than its 24-byte header)",
+        small_header: "not a rigbridge capture file (header size 8 is below 24)",
+        tmp_path: "is a directory, not a capture file",
+        Path("/dev/null"): "is not a regular file",
+        config / "below-a-file.rbcap": "Not a directory",
+    }
+    for path, reason in expected.items():
+        assert check_capture_file(path) == reason, path
+    assert config.read_text() == "udp: {port: 20777}\n"  # only read
+
+
+def test_check_capture_file_never_opens_a_fifo(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    assert check_capture_file(fifo) == "is not a regular file"  # opening it would wait for a writer forever

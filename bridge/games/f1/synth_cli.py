@@ -15,7 +15,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TextIO
 
+from bridge.cli import duration_problem, speed_problem
 from bridge.games.f1.synth import SynthConfig, SyntheticRace
+from bridge.ingest.forward import format_hostport, resolve_target
+from bridge.ingest.record import parse_target
 
 
 @dataclass
@@ -24,6 +27,8 @@ class SendCounters:
     bytes: int = 0
     races: int = 0
     race_time_s: float = 0.0
+    send_errors: int = 0
+    last_error: str = ""
 
 
 def endless_frames(config: SynthConfig, counters: SendCounters) -> Iterator[tuple[float, list[bytes]]]:
@@ -50,40 +55,43 @@ async def send_race(
     counters: SendCounters | None = None,
     stop: asyncio.Event | None = None,
 ) -> SendCounters:
-    """Send frames over UDP until `duration` wall seconds pass (None: forever) or `stop` is set."""
+    """Send frames over UDP until `duration` wall seconds pass (None: forever) or `stop` is set.
+
+    Raises OSError when `target` cannot be resolved, or when the very first send fails (EACCES for a broadcast
+    address, no route); later send errors are counted in `counters` and sending goes on, as a game's would.
+    """
     counters = counters or SendCounters()
-    family = socket.AF_INET6 if ":" in target[0] else socket.AF_INET
+    family, address = resolve_target(*target)
     sock = socket.socket(family, socket.SOCK_DGRAM)
     sock.setblocking(False)
     start = time.monotonic()
     try:
         for t, datagrams in endless_frames(config, counters):
             due = start + t / speed
-            if duration is not None and due - start > duration:
+            # The wall clock bounds it too, for when generating frames cannot keep up with `speed`.
+            if duration is not None and (due - start > duration or time.monotonic() - start > duration):
                 break
             delay = due - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            await asyncio.sleep(max(delay, 0))  # also when behind: the status line and `stop` need their turn
             if stop is not None and stop.is_set():
                 break
             for data in datagrams:
                 try:
-                    sock.sendto(data, target)
+                    sock.sendto(data, address)
                 except (BlockingIOError, ConnectionRefusedError):
                     continue  # nobody listening yet, or a full buffer: a game would not wait either
+                except OSError as exc:
+                    if counters.datagrams == 0:
+                        raise
+                    counters.send_errors += 1
+                    counters.last_error = exc.strerror or str(exc)
+                    continue
                 counters.datagrams += 1
                 counters.bytes += len(data)
             counters.race_time_s = t
     finally:
         sock.close()
     return counters
-
-
-def parse_target(text: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"expected HOST:PORT, got {text!r}")
-    return host.strip("[]"), int(port)
 
 
 def synth_main(
@@ -100,15 +108,27 @@ def synth_main(
 ) -> int:
     try:
         target = parse_target(to)
+    except ValueError as exc:
+        print(f"rigbridge synth: --to {to!r}: {exc}", file=err)
+        return 2
+    try:
         config = SynthConfig(packet_format=packet_format, cars=cars, rate_hz=rate, laps=laps, seed=seed)
-        if speed <= 0:
-            raise ValueError("--speed must be greater than 0")
+        if problem := speed_problem(speed):
+            raise ValueError(f"--speed {problem}")
+        if duration is not None and (problem := duration_problem(duration)):
+            raise ValueError(f"--duration {problem}")
     except ValueError as exc:
         print(f"rigbridge synth: {exc}", file=err)
         return 2
+    label = format_hostport(*target)
+    try:
+        resolve_target(*target)
+    except OSError as exc:
+        print(f"rigbridge synth: --to {to}: cannot resolve {target[0]}: {exc.strerror or exc}", file=err)
+        return 2
     counters = SendCounters()
     print(
-        f"rigbridge synth: format {packet_format}, {cars} cars, {rate} Hz, x{speed:g} -> {target[0]}:{target[1]}"
+        f"rigbridge synth: format {packet_format}, {cars} cars, {rate} Hz, x{speed:g} -> {label}"
         f"{'' if duration is None else f' for {duration:g} s'} (Ctrl-C stops)",
         file=err,
     )
@@ -117,8 +137,15 @@ def synth_main(
                                  counters, err))
     except KeyboardInterrupt:
         pass
+    except OSError as exc:
+        print(f"\nrigbridge synth: cannot send to {label}: {exc.strerror or exc}", file=err)
+        return 1
     print(f"\nrigbridge synth: sent {counters.datagrams} datagrams ({counters.bytes / 1e6:.1f} MB), "
           f"{counters.races} race(s)", file=err)
+    if counters.send_errors:
+        print(f"rigbridge synth: {counters.send_errors} datagrams could not be sent ({counters.last_error})",
+              file=err)
+        return 1
     return 0
 
 
@@ -130,7 +157,8 @@ async def _with_status(job, counters: SendCounters, err: TextIO, clock: Callable
         elapsed = max(clock() - start, 1e-9)
         err.write(
             f"\r{counters.datagrams} datagrams, {counters.datagrams / elapsed:.0f}/s, "
-            f"race time {counters.race_time_s:.0f} s, race {counters.races}   "
+            f"race time {counters.race_time_s:.0f} s, race {counters.races}"
+            f"{f', {counters.send_errors} send errors ({counters.last_error})' if counters.send_errors else ''}   "
         )
         err.flush()
     task.result()

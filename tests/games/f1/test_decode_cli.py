@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -245,3 +246,70 @@ def test_help_has_an_example() -> None:
     )
     assert proc.returncode == 0
     assert "example" in proc.stdout and "rigbridge decode" in proc.stdout
+
+
+def _decode_peak_rss_kb(path: Path) -> tuple[int, int]:
+    """`rigbridge decode PATH > /dev/null`: its exit code and its own peak RSS in kB (wait4: this child only)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "decode", str(path)], cwd=ROOT, stdout=subprocess.DEVNULL
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage.ru_maxrss
+
+
+def test_a_large_capture_decodes_in_constant_memory(parser_captures: Path, tmp_path: Path) -> None:
+    """40 MB of capture must not cost 40 MB of memory: records are read, decoded and printed one at a time."""
+    telemetry = (parser_captures / "2024-06.bin").read_bytes()
+    padded = telemetry + bytes(60_000)  # decodes to a wrong_size error line: cheap, and as large as they come
+    small, large = tmp_path / "small.rbcap", tmp_path / "large.rbcap"
+    with CaptureWriter(small) as writer:
+        writer.write(telemetry, 0)
+        writer.write(padded, 1)
+    with CaptureWriter(large) as writer:
+        for i in range(660):
+            writer.write(telemetry, 2 * i)
+            writer.write(padded, 2 * i + 1)
+    size_kb = large.stat().st_size // 1024
+    assert size_kb > 39_000
+
+    code_small, baseline_kb = _decode_peak_rss_kb(small)
+    code_large, peak_kb = _decode_peak_rss_kb(large)
+    assert code_small == code_large == 1  # the padded records are errors
+    assert peak_kb - baseline_kb < size_kb / 4, (peak_kb, baseline_kb, size_kb)
+
+
+def test_output_starts_before_the_whole_capture_is_read(parser_captures: Path, tmp_path: Path) -> None:
+    """`rigbridge decode big.rbcap | head -1`: the first line comes at once, and the early exit is no error."""
+    telemetry = (parser_captures / "2024-06.bin").read_bytes()
+    path = tmp_path / "long.rbcap"
+    with CaptureWriter(path) as writer:
+        for i in range(5000):
+            writer.write(telemetry, i)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "decode", str(path)], cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    first = json.loads(proc.stdout.readline())
+    assert first["packet"] == "car_telemetry"
+    proc.stdout.close()  # what head does after its line
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and err == b"", err
+
+
+def test_damaged_capture_records_are_reported_not_silently_skipped(parser_captures: Path, tmp_path: Path) -> None:
+    telemetry = (parser_captures / "2024-06.bin").read_bytes()
+    path = tmp_path / "damaged.rbcap"
+    with CaptureWriter(path) as writer:
+        for i in range(3):
+            writer.write(telemetry, i)
+    raw = bytearray(path.read_bytes())
+    raw[40] ^= 0xFF  # inside the first record's data: its CRC no longer matches
+    path.write_bytes(bytes(raw[:-100]))  # and the last record cut short
+    code, objects, err = rigbridge_decode(path)
+    assert code == 1
+    assert len(objects) == 1
+    assert err.strip() == (
+        f"rigbridge decode: {path}: 1 records skipped (CRC mismatch); capture cut short after 2 records"
+    )
