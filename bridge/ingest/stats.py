@@ -14,6 +14,7 @@ from typing import Any
 NOT_ALLOWED = "not_allowed"  # source address outside udp.allow_from
 KERNEL_OVERFLOW = "kernel_overflow"  # the kernel dropped datagrams for our socket (receive buffer full)
 HANDLER_ERROR = "handler_error"  # the datagram handler raised; the receiver kept going
+OTHER_SOURCE = "other_source"  # a second sender while the bridge follows another (one source at a time)
 
 
 @dataclass(eq=False)

@@ -5,8 +5,19 @@ Per datagram, in this order, all synchronously on the event loop thread:
 1. take `time.monotonic_ns()` once: the receive timestamp everything downstream uses;
 2. count it (`received`, `received_bytes`, `last_datagram_monotonic`);
 3. a source outside `udp.allow_from` is counted as `not_allowed` and dropped, so it is not forwarded either;
-4. forward the raw bytes to every target, before any parsing, so undecodable datagrams are forwarded too;
-5. call `on_datagram(data, addr, t_ns)`; an exception there is counted as `handler_error`, never fatal.
+4. one source at a time: a sender other than the one being followed is counted as `other_source` and dropped
+   (see below);
+5. forward the raw bytes to every target, before any parsing, so undecodable datagrams are forwarded too;
+6. call `on_datagram(data, addr, t_ns)`; an exception there is counted as `handler_error` and reported to
+   `Faults` (logged, rate-limited), never fatal.
+
+A source is a sender's (address, port). Two games sending to the port at once (two rigs in broadcast mode on
+one LAN) interleave two sessions, which no reader can make sense of; so the receiver follows the first sender
+(or the one `udp.source` names) and drops senders on other machines, with one warning per sender, until the
+followed one has been silent for `udp.receive_timeout_s`. A new port on the followed machine takes over at once:
+that is the game or tool there restarted. The others are dropped before forwarding, so the tools downstream see
+the same single stream the bridge follows, and a datagram coming back from the bridge's own forwarding sockets
+is never followed, so forwarding cannot loop through this socket.
 
 The socket is created here rather than by asyncio so that we control it: the address family follows the bind
 address, `SO_RCVBUF` is raised (the kernel's grant is in `rcvbuf_effective`), and neither `SO_REUSEADDR` nor
@@ -26,8 +37,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bridge.config import UdpSettings
+from bridge.faults import Faults
 from bridge.ingest.forward import Forwarder, format_hostport
-from bridge.ingest.stats import HANDLER_ERROR, NOT_ALLOWED, IngestStats
+from bridge.ingest.stats import HANDLER_ERROR, NOT_ALLOWED, OTHER_SOURCE, IngestStats
+from bridge.ingest.targets import plain_address
 
 __all__ = ["PortInUseError", "UdpReceiver", "find_port_holder", "read_kernel_drops"]
 
@@ -37,6 +50,7 @@ _PROC_NET = (Path("/proc/net/udp"), Path("/proc/net/udp6"))
 _ALLOW_CACHE_MAX = 1024  # source addresses whose allow-list verdict is remembered
 RECEIVE_BUFFER = 65536  # the largest UDP datagram fits, so an oversized one is seen whole and dropped by size
 MAX_PER_WAKEUP = 64  # datagrams read per wake-up before giving the loop back
+_WARNED_SOURCES_MAX = 64  # other senders already warned about; past this, drops are counted, warnings summarised
 
 
 class PortInUseError(OSError):
@@ -59,11 +73,19 @@ class UdpReceiver:
         on_datagram: DatagramHandler,
         stats: IngestStats,
         forwarder: Forwarder | None = None,
+        faults: Faults | None = None,
     ) -> None:
         self.settings = settings
         self.on_datagram = on_datagram
         self.stats = stats
         self.forwarder = forwarder
+        self.faults = faults if faults is not None else Faults()
+        self.source: tuple | None = None  # the sender being followed, as recvfrom gives it
+        self._source_heard_ns = 0  # monotonic ns of its last datagram
+        self._switch_after_ns = int(settings.receive_timeout_s * 1e9)
+        wanted = getattr(settings, "source", None)
+        self._wanted = None if wanted is None else (plain_address(wanted[0]), wanted[1])
+        self._warned: set[tuple[str, int]] = set()
         self.rcvbuf_effective: int | None = None  # bytes the kernel granted for SO_RCVBUF
         self._networks = tuple(settings.allow_from)
         self._allowed: dict[str, bool] = {}
@@ -78,6 +100,8 @@ class UdpReceiver:
         if self._sock is not None:
             raise RuntimeError("UdpReceiver already started")
         sock = self._bind()
+        if self.forwarder is not None:  # now that the port is known: refuse targets that would loop to it
+            self.forwarder.guard(self.settings.bind, sock.getsockname()[1])
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(sock.fileno(), self._drain)
         self._sock = sock
@@ -156,12 +180,67 @@ class UdpReceiver:
         if self._networks and not self._is_allowed(addr[0]):
             stats.dropped[NOT_ALLOWED] += 1
             return
+        if addr != self.source and not self._follows(addr, t_ns):
+            stats.dropped[OTHER_SOURCE] += 1
+            return
+        self._source_heard_ns = t_ns
         if self.forwarder is not None:
             self.forwarder.forward(data)
         try:
             self.on_datagram(data, addr, t_ns)
-        except Exception:
+        except Exception as exc:
             stats.dropped[HANDLER_ERROR] += 1
+            self.faults.error("datagram", exc)
+
+    def _follows(self, addr: tuple, t_ns: int) -> bool:
+        """A datagram from another sender than the followed one: follow it from now on, or refuse it."""
+        forwarder = self.forwarder
+        if forwarder is not None and forwarder.sends_from(addr):
+            # A target that reaches this socket in a way name resolution cannot see (a NAT rule, say).
+            self.faults.warn(
+                "udp",
+                "forward_loop",
+                f"dropped a datagram from this bridge's own forwarding socket {_label(addr)}: a udp.forward target "
+                "leads back to this bridge",
+            )
+            return False
+        wanted = self._wanted
+        if wanted is not None:
+            try:
+                eligible = plain_address(addr[0]) == wanted[0] and wanted[1] in (0, addr[1])
+            except ValueError:
+                eligible = False
+            if not eligible:
+                self._warn_other(addr, f"udp.source is {format_hostport(str(wanted[0]), wanted[1])}")
+                return False
+        current = self.source
+        if current is not None:
+            silent_ns = t_ns - self._source_heard_ns
+            if addr[0] == current[0]:
+                # The same machine from a new port: the game or tool there was restarted. Taking it at once keeps
+                # a restart seamless; two senders on one machine alternate here, and every switch is counted.
+                why = "the same machine from another port"
+            elif silent_ns >= self._switch_after_ns:
+                why = f"{_label(current)} was silent for {silent_ns / 1e9:.1f} s"
+            else:
+                self._warn_other(
+                    addr,
+                    f"following {_label(current)} (one source at a time; another takes over after "
+                    f"{self.settings.receive_timeout_s:g} s of silence, or set udp.source)",
+                )
+                return False
+            self.faults.warn("udp", "source_switch", f"following UDP telemetry from {_label(addr)} now: {why}")
+            self._warned.clear()  # the one given up on is named again if it comes back
+        self.source = addr
+        return True
+
+    def _warn_other(self, addr: tuple, why: str) -> None:
+        key = (addr[0], addr[1])
+        if key in self._warned:
+            return
+        if len(self._warned) < _WARNED_SOURCES_MAX:
+            self._warned.add(key)
+        self.faults.warn("udp", OTHER_SOURCE, f"ignoring UDP telemetry from {_label(addr)}: {why}")
 
     def _is_allowed(self, host: str) -> bool:
         verdict = self._allowed.get(host)
@@ -193,6 +272,10 @@ class UdpReceiver:
     def update_kernel_drops(self) -> int:
         """Add new kernel drops to `stats.dropped["kernel_overflow"]`; returns how many were new."""
         return self.stats.update_kernel_drops(self.kernel_drops())
+
+
+def _label(addr: tuple) -> str:
+    return format_hostport(str(addr[0]), int(addr[1]))
 
 
 # ----------------------------------------------------------------------------------------------- /proc helpers

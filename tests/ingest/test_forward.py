@@ -6,6 +6,7 @@ import asyncio
 import os
 import socket
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -146,3 +147,35 @@ def test_ipv6_target() -> None:
             assert forwarder.targets[0].label == f"[::1]:{receiver.getsockname()[1]}"
             forwarder.forward(b"six")
             assert receiver.recv(100) == b"six"
+
+
+def test_reload_in_thread_keeps_the_loop_running_and_applies_requests_in_order() -> None:
+    """A slow lookup (DNS) on SIGHUP: the loop goes on; a failed read keeps the running targets."""
+
+    async def main() -> None:
+        with Collector() as a, Collector() as b, Forwarder([a.address], IngestStats()) as forwarder:
+            outcomes: list[BaseException | None] = []
+            ticks = 0
+
+            def slow(targets: list[tuple[str, int]]) -> Callable[[], list[tuple[str, int]]]:
+                def read() -> list[tuple[str, int]]:
+                    time.sleep(0.2)
+                    return targets
+
+                return read
+
+            def broken() -> list[tuple[str, int]]:
+                raise ValueError("not a config")
+
+            forwarder.reload_in_thread(slow([b.address]), outcomes.append)
+            forwarder.reload_in_thread(slow([a.address, b.address]), outcomes.append)
+            forwarder.reload_in_thread(broken, outcomes.append)
+            while len(outcomes) < 3:
+                ticks += 1
+                await asyncio.sleep(0.01)
+            assert ticks >= 20  # the loop ran all along (0.4 s of lookups)
+            assert outcomes[:2] == [None, None]
+            assert isinstance(outcomes[2], ValueError)
+            assert [t.port for t in forwarder.targets] == [a.address[1], b.address[1]]  # the last good one
+
+    asyncio.run(main())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bridge.faults import Faults
 from bridge.ingest.forward import Forwarder
 from bridge.ingest.stats import IngestStats
 from bridge.ingest.udp import PortInUseError, UdpReceiver, find_port_holder
@@ -108,7 +110,9 @@ def test_ipv6_receiver_and_ipv4_mapped_allow_list() -> None:
     assert not rx._check_allowed("::ffff:10.0.0.1")
 
 
-def test_handler_exception_is_counted_and_receiver_keeps_going() -> None:
+def test_handler_exception_is_counted_logged_once_and_receiver_keeps_going(caplog: pytest.LogCaptureFixture) -> None:
+    faults = Faults()
+
     async def main() -> None:
         got: list[bytes] = []
 
@@ -118,18 +122,22 @@ def test_handler_exception_is_counted_and_receiver_keeps_going() -> None:
             got.append(data)
 
         stats = IngestStats()
-        rx = UdpReceiver(udp_settings(), handler, stats)
+        rx = UdpReceiver(udp_settings(), handler, stats, faults=faults)
         await rx.start()
         try:
-            send_all(rx.address, [b"a", b"boom", b"b"])
-            assert await wait_until(lambda: len(got) == 2)
+            send_all(rx.address, [b"a", b"boom", b"b", b"boom"])
+            assert await wait_until(lambda: len(got) == 2 and stats.received == 4)
         finally:
             rx.close()
         assert got == [b"a", b"b"]
-        assert stats.dropped["handler_error"] == 1
-        assert stats.received == 3
+        assert stats.dropped["handler_error"] == 2
+        assert stats.received == 4
 
     asyncio.run(main())
+    assert faults.count("datagram", "ValueError") == 2
+    with caplog.at_level(logging.WARNING, logger="rigbridge"):
+        assert faults.flush() == 1  # the first one, with its traceback; the second waits for the summary
+    assert "bad datagram" in caplog.text and "Traceback" in caplog.text
 
 
 def test_port_in_use_names_port_and_holder() -> None:
@@ -196,7 +204,8 @@ def test_kernel_drops_are_read_and_account_for_every_datagram() -> None:
             assert isinstance(drops, int) and drops == 0
             # The loop does not run while this coroutine sends, so nothing reads: the small buffer overflows.
             sent = 600
-            send_all(rx.address, [bytes([i % 256]) * 1200 for i in range(sent)])
+            tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # one sender: the receiver follows one source
+            send_all(rx.address, [bytes([i % 256]) * 1200 for i in range(sent)], tx)
             drops = rx.kernel_drops()
             assert drops is not None and drops > 0
             assert await wait_until(lambda: len(got) + drops >= sent, timeout=5)
@@ -205,9 +214,10 @@ def test_kernel_drops_are_read_and_account_for_every_datagram() -> None:
             assert rx.update_kernel_drops() == drops
             assert stats.dropped["kernel_overflow"] == drops
             assert rx.update_kernel_drops() == 0  # only increases are added
-            send_all(rx.address, [b"after"])
+            send_all(rx.address, [b"after"], tx)
             assert await wait_until(lambda: got[-1:] == [b"after"])
         finally:
+            tx.close()
             rx.close()
 
     asyncio.run(main())
@@ -231,11 +241,12 @@ def test_flood_leaves_receiver_responsive_with_bounded_memory() -> None:
         rx = UdpReceiver(udp_settings(rcvbuf_bytes=262_144), handler, stats)
         await rx.start()
         tracemalloc.start()
+        tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # one sender: the receiver follows one source
         try:
             started = time.monotonic()
 
             def flood() -> None:
-                send_all(rx.address, [payload] * sent)
+                send_all(rx.address, [payload] * sent, tx)
 
             sender = threading.Thread(target=flood)
             sender.start()
@@ -244,12 +255,13 @@ def test_flood_leaves_receiver_responsive_with_bounded_memory() -> None:
             sender.join()
             await asyncio.sleep(0.2)  # drain what is still queued
             _, peak = tracemalloc.get_traced_memory()
-            send_all(rx.address, [b"still there?"])
+            send_all(rx.address, [b"still there?"], tx)
             assert await wait_until(lambda: last == [b"still there?"], timeout=5)
             elapsed = time.monotonic() - started
             drops = rx.kernel_drops()
         finally:
             tracemalloc.stop()
+            tx.close()
             rx.close()
         assert elapsed < 20
         assert peak < 8 * 1024 * 1024, f"peak traced memory {peak} bytes"
