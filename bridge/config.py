@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import errno
 import ipaddress
 import math
 import os
 import re
 import secrets
 import socket
+import ssl
+import stat
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -25,8 +28,14 @@ from typing import Any, TextIO
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
+
+from bridge.ingest.capture import check_capture_file
+from bridge.ingest.targets import MAX_FORWARD_TARGETS, plain_address, self_loop_problems
+from bridge.publish.catalog import CATALOG
+from bridge.publish.topics import MAX_TOPIC, TopicError, checked
 
 __all__ = [
     "HA_GROUPS",
@@ -70,6 +79,14 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME_RE = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?")
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+MAX_FILE_BYTES = 1 << 20  # a full config is a few KiB; reading stops here, so /dev/zero ends at once
+MAX_PROBLEMS = 100  # reported per load; the count of the rest is the last line
+MAX_DEPTH = 32  # the schema nests 4 levels; the bound keeps a hostile file from exhausting the stack
+MQTT_STRING_MAX = 65_535  # bytes: MQTT strings and binary data carry a two-byte length
+MQTT_FOUR_BYTE_MAX = 2**32 - 1  # MQTT 5 "Four Byte Integer" (message expiry interval)
+# Characters MQTT forbids (U+0000, surrogates) or says must not be used (other control characters).
+_MQTT_FORBIDDEN_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 # --------------------------------------------------------------------------------------------------- problems
@@ -153,6 +170,9 @@ class UdpSettings:
     rcvbuf_bytes: int = 4_194_304
     receive_timeout_s: float = 2.0
     record: str | None = None  # append every datagram to this rigbridge capture file while running
+    # The one sender to accept when several games send to the port: (IP address, port; 0 = any port).
+    # None keeps whichever source came first.
+    source: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -364,8 +384,23 @@ class _Ctx:
         return not any(path in self.invalid for path in paths)
 
     def compose(self, text: str) -> Node | None:
+        """The node tree, or None with a problem when the file nests deeper than `MAX_DEPTH`.
+
+        The depth is counted over the event stream first (the parser is iterative), because composing is
+        recursive and a file nested a few hundred levels deep would otherwise exhaust the stack.
+        """
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            depth = 0
+            for event in self._yaml.parse(text):
+                if isinstance(event, CollectionStartEvent):
+                    depth += 1
+                    if depth > MAX_DEPTH:
+                        line = int(event.start_mark.line) + 1
+                        self.add("", f"nested deeper than {MAX_DEPTH} levels", line=line)
+                        return None
+                elif isinstance(event, CollectionEndEvent):
+                    depth -= 1
             return self._yaml.compose(text)  # type: ignore[no-any-return]
 
     def construct(self, node: ScalarNode) -> Any:
@@ -405,6 +440,9 @@ def _plain(ctx: _Ctx, node: Node | None, path: str, line: int) -> Any:
         return ctx.construct(node)
     except YAMLError as exc:
         ctx.add(path, f"unreadable value: {getattr(exc, 'problem', None) or type(exc).__name__}", line=line)
+        return _INVALID
+    except (ValueError, OverflowError) as exc:  # e.g. a 5,000-digit integer, month 13 in a date, '!!float foo'
+        ctx.add(path, f"unreadable value: {exc}", node.value, line)
         return _INVALID
 
 
@@ -464,28 +502,24 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _integer(low: int, high: int | None = None) -> Converter:
-    message = f"must be an integer from {low} to {high}" if high is not None else f"must be an integer >= {low}"
+def _integer(low: int, high: int) -> Converter:
+    """An integer within [low, high]: every numeric key has both bounds, so no value reaches code unchecked."""
+    message = f"must be an integer from {low} to {high}"
 
     def accept(value: Any) -> int:
-        if _is_int(value) and low <= value and (high is None or value <= high):
+        if _is_int(value) and low <= value <= high:
             return int(value)
         raise _Reject
 
     return _scalar(message, accept)
 
 
-def _number(*, gt: float | None = None, ge: float | None = None, le: float | None = None) -> Converter:
-    bounds = [f"{op} {limit:g}" for op, limit in ((">", gt), (">=", ge), ("<=", le)) if limit is not None]
-    message = "must be a number " + " and ".join(bounds)
+def _number(low: float, high: float) -> Converter:
+    """A finite number (int or float) within [low, high]; NaN and infinities never pass."""
+    message = f"must be a number from {low:g} to {high:g}"
 
     def accept(value: Any) -> float:
-        if (
-            _is_number(value)
-            and (gt is None or value > gt)
-            and (ge is None or value >= ge)
-            and (le is None or value <= le)
-        ):
+        if _is_number(value) and low <= value <= high:
             return float(value)
         raise _Reject
 
@@ -503,17 +537,39 @@ def _boolean() -> Converter:
     return _scalar("must be true or false", accept)
 
 
+def _mqtt_text_problem(text: str, *, binary: bool = False) -> str | None:
+    """Why MQTT would refuse `text` as a string (client id, user name) or, `binary`, as binary data (password)."""
+    if not binary:
+        bad = _MQTT_FORBIDDEN_RE.search(text)
+        if bad:
+            return f"must not contain control characters such as {bad.group()!r} (MQTT forbids them)"
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "must be valid Unicode text (it contains a lone surrogate)"
+    if size > MQTT_STRING_MAX:
+        return f"is {size} bytes long; MQTT allows at most {MQTT_STRING_MAX} bytes"
+    return None
+
+
 def _string(
     message: str = "must be a string",
     *,
     pattern: re.Pattern[str] | None = None,
     max_len: int | None = None,
+    mqtt: str | None = None,
     secret: bool = False,
     transform: Callable[[str], Any] = str,
 ) -> Converter:
+    """A non-empty string; `mqtt` ("text" or "binary") also applies MQTT's rules for what goes on the wire."""
+
     def accept(value: Any) -> Any:
         if not isinstance(value, str) or not value:
             raise _Reject
+        if mqtt is not None:
+            problem = _mqtt_text_problem(value, binary=mqtt == "binary")
+            if problem:
+                raise _Reject(problem)
         if max_len is not None and len(value) > max_len:
             raise _Reject
         if pattern is not None and not pattern.fullmatch(value):
@@ -623,6 +679,47 @@ def _parse_hostport(text: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
+def _parse_source(text: str) -> tuple[str, int]:
+    """"host", "host:port", "[v6]:port" or a bare IPv6 address -> (host, port; 0 = any port)."""
+    try:
+        host, port = str(ipaddress.ip_address(text)), 0
+    except ValueError:
+        if ":" in text:
+            return _parse_hostport(text)
+        if not _HOSTNAME_RE.fullmatch(text):
+            raise ValueError(f"{text!r} is not a host name or IP address") from None
+        return text, 0
+    if ipaddress.ip_address(host).is_unspecified:
+        raise ValueError("the unspecified address cannot be a sender")
+    return host, port
+
+
+def _source() -> Converter:
+    """`udp.source`: one sender, its host name resolved now so the receiver compares addresses only."""
+
+    def convert(ctx: _Ctx, node: Node | None, path: str, line: int) -> Any:
+        value = _plain(ctx, node, path, line)
+        if value is _INVALID:
+            return _INVALID
+        message = 'must be "host" or "host:port", IPv6 as "[::1]:20777"'
+        if not isinstance(value, str):
+            ctx.add(path, message, value, line)
+            return _INVALID
+        try:
+            host, port = _parse_source(value)
+        except ValueError as exc:
+            ctx.add(path, f"{message} ({exc})", value, line)
+            return _INVALID
+        try:
+            infos = socket.getaddrinfo(host, None, type=socket.SOCK_DGRAM)
+        except (OSError, UnicodeError) as exc:
+            ctx.add(path, f"cannot resolve {host!r}: {getattr(exc, 'strerror', None) or exc}", value, line)
+            return _INVALID
+        return str(plain_address(str(infos[0][4][0]))), port  # IPv4-mapped IPv6 as IPv4, as the receiver compares
+
+    return convert
+
+
 def _hostport() -> Converter:
     def accept(value: Any) -> tuple[str, int]:
         if not isinstance(value, str):
@@ -635,17 +732,25 @@ def _hostport() -> Converter:
     return _scalar('must be a "host:port" string, IPv6 as "[::1]:20778"', accept)
 
 
+def _file_path(ctx: _Ctx, node: Node | None, path: str, line: int, message: str) -> tuple[str, Path] | Any:
+    """(as written, resolved against the config file's directory); `_INVALID` when it is no usable path."""
+    value = _plain(ctx, node, path, line)
+    if value is _INVALID:
+        return _INVALID
+    if not isinstance(value, str) or not value or "\0" in value:
+        ctx.add(path, message, value, line)
+        return _INVALID
+    return value, ctx.base_dir / Path(value).expanduser()
+
+
 def _existing_file() -> Converter:
     """A path to a readable file; relative paths are relative to the config file's directory."""
 
     def convert(ctx: _Ctx, node: Node | None, path: str, line: int) -> Any:
-        value = _plain(ctx, node, path, line)
-        if value is _INVALID:
+        given = _file_path(ctx, node, path, line, "must be a file path")
+        if given is _INVALID:
             return _INVALID
-        if not isinstance(value, str) or not value:
-            ctx.add(path, "must be a file path", value, line)
-            return _INVALID
-        resolved = ctx.base_dir / Path(value).expanduser()
+        value, resolved = given
         if not resolved.exists():
             reason = "file not found"
         elif not resolved.is_file():
@@ -653,6 +758,38 @@ def _existing_file() -> Converter:
         elif not os.access(resolved, os.R_OK):
             reason = "file is not readable"
         else:
+            return str(resolved)
+        ctx.add(path, f"{reason}: {resolved}", value, line)
+        return _INVALID
+
+    return convert
+
+
+def _is_char_device(path: Path) -> bool:
+    try:
+        return stat.S_ISCHR(path.stat().st_mode)
+    except OSError:
+        return False
+
+
+def _record_file() -> Converter:
+    """`udp.record`: a capture recording may append to, or a new file in a directory the bridge can write."""
+
+    def convert(ctx: _Ctx, node: Node | None, path: str, line: int) -> Any:
+        given = _file_path(ctx, node, path, line, "must be the path of a capture file to append to")
+        if given is _INVALID:
+            return _INVALID
+        value, resolved = given
+        # A character device (/dev/null, /dev/full) takes the stream without being a file: never read, so allowed.
+        reason = None if _is_char_device(resolved) else check_capture_file(resolved)
+        if reason is None:
+            if resolved.exists():
+                reason = None if os.access(resolved, os.W_OK) else "file is not writable"
+            elif not resolved.parent.is_dir():
+                reason = "its directory does not exist"
+            elif not os.access(resolved.parent, os.W_OK | os.X_OK):
+                reason = "its directory is not writable"
+        if reason is None:
             return str(resolved)
         ctx.add(path, f"{reason}: {resolved}", value, line)
         return _INVALID
@@ -803,25 +940,77 @@ def _unknown_key_message(name: str, expected: list[str]) -> str:
 # --------------------------------------------------------------------------------------------------- cross-field rules
 
 
+def _bind_problem(address: str, kind: socket.SocketKind) -> str | None:
+    """Why this machine cannot bind `address`, tried with a port-0 socket closed at once; None when it can."""
+    family = socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
+    try:
+        with socket.socket(family, kind) as sock:
+            sock.bind((address, 0))
+    except OSError as exc:
+        if exc.errno == errno.EADDRNOTAVAIL:
+            return "is not an address of this machine (nothing could be received on it)"
+        return f"cannot be bound on this machine: {exc.strerror or exc}"
+    return None
+
+
+def _check_bind(ctx: _Ctx, path: str, address: str, kind: socket.SocketKind) -> None:
+    if ctx.ok(path):
+        problem = _bind_problem(address, kind)
+        if problem:
+            ctx.add(path, problem, address)
+
+
 def _check_udp(ctx: _Ctx, udp: UdpSettings, path: str) -> UdpSettings:
-    if not ctx.ok(f"{path}.bind", f"{path}.port", f"{path}.forward"):
-        return udp
-    bind = ipaddress.ip_address(udp.bind)
-    for index, (host, port) in enumerate(udp.forward):
-        if port != udp.port:
-            continue
-        try:
-            target = ipaddress.ip_address(host)
-            local = target == bind or (target.is_loopback and (bind.is_unspecified or bind.is_loopback))
-        except ValueError:
-            local = host.lower() == "localhost" and (bind.is_unspecified or bind.is_loopback)
-        if local:
-            ctx.add(
-                f"{path}.forward[{index}]",
-                f"targets this bridge's own port {udp.port}; datagrams would loop",
-                _format_hostport(host, port),
-            )
+    _check_bind(ctx, f"{path}.bind", udp.bind, socket.SOCK_DGRAM)
+    forward = f"{path}.forward"
+    if ctx.ok(forward) and len(udp.forward) > MAX_FORWARD_TARGETS:
+        count = _Shape(f"{len(udp.forward)} targets")
+        ctx.add(forward, f"at most {MAX_FORWARD_TARGETS} forward targets are supported", count)
+    elif ctx.ok(f"{path}.bind", f"{path}.port", forward):
+        for index, message in sorted(self_loop_problems(udp.forward, udp.bind, udp.port).items()):
+            ctx.add(f"{forward}[{index}]", message, _format_hostport(*udp.forward[index]))
     return udp
+
+
+class _EncryptedKey(Exception):
+    pass
+
+
+def _refuse_passphrase() -> str:
+    raise _EncryptedKey  # never prompt on the terminal: the bridge runs unattended
+
+
+def _ssl_reason(exc: Exception) -> str:
+    text = str(exc.args[1]) if isinstance(exc, ssl.SSLError) and len(exc.args) > 1 else str(exc)
+    return re.sub(r"\s*\(_ssl\.c:\d+\)", "", text)
+
+
+def _check_tls_files(ctx: _Ctx, tls: Any, path: str, *, server: bool) -> None:
+    """Load the CA, certificate and key files with `ssl` now, as the bridge will, so a bad file is a problem here."""
+    ca_file = getattr(tls, "ca_file", None)
+    if ca_file is not None and ctx.ok(f"{path}.ca_file"):
+        try:
+            ssl.create_default_context(cafile=ca_file)
+        except (ssl.SSLError, OSError) as exc:
+            ctx.add(f"{path}.ca_file", f"not a usable PEM CA certificate file: {_ssl_reason(exc)}", ca_file)
+    cert, key = f"{path}.cert_file", f"{path}.key_file"
+    if tls.cert_file is None or tls.key_file is None or not ctx.ok(cert, key):
+        return
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        context.load_cert_chain(tls.cert_file, tls.key_file, password=_refuse_passphrase)
+    except _EncryptedKey:
+        ctx.add(key, "the key is protected by a passphrase; give an unencrypted key file", tls.key_file)
+    except (ssl.SSLError, OSError) as exc:
+        try:
+            context.load_verify_locations(cafile=tls.cert_file)  # parses the certificate file alone
+        except (ssl.SSLError, OSError) as cert_exc:
+            ctx.add(cert, f"not a usable PEM certificate file: {_ssl_reason(cert_exc)}", tls.cert_file)
+            return
+        if "KEY_VALUES_MISMATCH" in str(exc):
+            ctx.add(key, f"does not belong to the certificate in {cert}", tls.key_file)
+        else:
+            ctx.add(key, f"not a usable PEM private key file: {_ssl_reason(exc)}", tls.key_file)
 
 
 def _check_cert_pair(ctx: _Ctx, tls: Any, path: str) -> Any:
@@ -833,9 +1022,26 @@ def _check_cert_pair(ctx: _Ctx, tls: Any, path: str) -> Any:
     return tls
 
 
+def _check_client_tls(ctx: _Ctx, tls: TlsSettings, path: str) -> TlsSettings:
+    _check_tls_files(ctx, tls, path, server=False)
+    return tls
+
+
+def _check_server_tls(ctx: _Ctx, tls: MetricsTlsSettings, path: str) -> MetricsTlsSettings:
+    _check_tls_files(ctx, tls, path, server=True)
+    return tls
+
+
+def _check_metrics(ctx: _Ctx, metrics: MetricsSettings, path: str) -> MetricsSettings:
+    if metrics.enabled:
+        _check_bind(ctx, f"{path}.bind", metrics.bind, socket.SOCK_STREAM)
+    return metrics
+
+
 def _read_password_file(ctx: _Ctx, file_path: str, path: str) -> str | None:
     try:
-        text = Path(file_path).read_text(encoding="utf-8")
+        with open(file_path, "rb") as f:
+            text = f.read(MQTT_STRING_MAX + 3).decode("utf-8")  # + room for a trailing newline, and one byte more
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
         ctx.add(path, f"cannot read password file: {reason}", file_path)
@@ -844,6 +1050,10 @@ def _read_password_file(ctx: _Ctx, file_path: str, path: str) -> str | None:
         text = text[:-2] if text.endswith("\r\n") else text[:-1]
     if not text:
         ctx.add(path, "password file is empty", file_path)
+        return None
+    problem = _mqtt_text_problem(text, binary=True)
+    if problem:
+        ctx.add(path, f"password {problem}", file_path)
         return None
     return text
 
@@ -868,8 +1078,14 @@ def _check_mqtt(ctx: _Ctx, mqtt: MqttSettings, path: str) -> MqttSettings:
     username = mqtt.username
     if ctx.env.get(ENV_USERNAME):
         username = ctx.env[ENV_USERNAME]
+        problem = _mqtt_text_problem(username)
+        if problem:
+            ctx.add(f"{path}.username", f"{problem} (set by {ENV_USERNAME})", username)
     if ctx.env.get(ENV_PASSWORD):
         password = ctx.env[ENV_PASSWORD]
+        problem = _mqtt_text_problem(password, binary=True)
+        if problem:
+            ctx.add(f"{path}.password", f"{problem} (set by {ENV_PASSWORD})", "***")
     if password is not None and username is None and ctx.ok(f"{path}.username"):
         ctx.add(f"{path}.username", f"required when a password is set (in the file or {ENV_USERNAME})")
     if username != mqtt.username:
@@ -895,10 +1111,41 @@ def _check_wled(ctx: _Ctx, wled: WledSettings, path: str) -> WledSettings:
     return wled
 
 
+def _check_topic(ctx: _Ctx, key: str, value: str, longest_topic: str) -> None:
+    """The longest topic built from `value` must pass the topic module's own check (the same length bound)."""
+    try:
+        checked(longest_topic)
+    except TopicError:
+        size = len(longest_topic.encode("utf-8"))
+        fits = len(value.encode("utf-8")) - (size - MAX_TOPIC)
+        message = f"too long: topics built from it reach {size} bytes, over the {MAX_TOPIC}-byte limit"
+        ctx.add(key, f"{message}; at most {max(fits, 0)} characters fit here", value)
+
+
+def _check_topic_lengths(ctx: _Ctx, settings: Settings) -> None:
+    mqtt, ha = settings.mqtt, settings.homeassistant
+    relative = [(f, f.topic(car=99)) for f in CATALOG]  # car indices have at most two digits
+    if ctx.ok("mqtt.base_topic", "mqtt.rig"):
+        below = "ha/" if ha.enabled else ""  # Home Assistant's rate-limited copies live under <root>/ha/
+        longest = max((f"{mqtt.root_topic}/{below}{path}" for _, path in relative), key=len)
+        _check_topic(ctx, "mqtt.base_topic", mqtt.base_topic, longest)
+    if ha.enabled and ctx.ok("homeassistant.discovery_prefix", "mqtt.rig"):
+        # the discovery config topics, as Home Assistant discovery names them
+        config_topics = (
+            f"{ha.discovery_prefix}/{f.ha.component}/{mqtt.rig}/{path.replace('/', '_')}/config"
+            for f, path in relative
+            if f.ha is not None
+        )
+        _check_topic(ctx, "homeassistant.discovery_prefix", ha.discovery_prefix, max(config_topics, key=len))
+    for index, topic in enumerate(settings.lights.wled.topics):
+        _check_topic(ctx, f"lights.wled.topics[{index}]", topic, f"{topic}/api")
+
+
 def _check_settings(ctx: _Ctx, settings: Settings, path: str) -> Settings:
     ha = settings.homeassistant
     if ha.enabled and "cars" in ha.groups and settings.publish.cars == "none" and ctx.ok("publish.cars"):
         ctx.add("homeassistant.groups", "includes cars but publish.cars is none, so no car topics exist")
+    _check_topic_lengths(ctx, settings)
     return settings
 
 
@@ -914,6 +1161,7 @@ _GLOB_MESSAGE = (
 )
 _PORT = _integer(1, 65535)
 _FILE = _optional(_existing_file())
+_RATE_HZ = _number(0.001, 60)  # from once in 17 minutes to the game's fastest send rate
 
 _SCHEMA = _Section(
     Settings,
@@ -925,9 +1173,12 @@ _SCHEMA = _Section(
                 "port": _PORT,
                 "allow_from": _list(_network(), unique=True),
                 "forward": _list(_hostport(), unique=True),
-                "rcvbuf_bytes": _integer(65536),
-                "receive_timeout_s": _number(gt=0),
-                "record": _optional(_string("must be the path of a capture file to append to")),
+                # 1 GiB is far above any buffer the kernel grants (net.core.rmem_max) and fits setsockopt's C int
+                "rcvbuf_bytes": _integer(65536, 1 << 30),
+                # at least a few of the game's slowest send intervals (10 Hz), so pauses are not seen in between
+                "receive_timeout_s": _number(0.5, 3600),
+                "record": _optional(_record_file()),
+                "source": _optional(_source()),
             },
             (_check_udp,),
         ),
@@ -943,18 +1194,19 @@ _SCHEMA = _Section(
                     {5: 5, 311: 311, "5": 5, "3.1.1": 311, "311": 311},
                     "must be 5 or 3.1.1 (also accepted: 311)",
                 ),
-                "client_id": _optional(_string("must be a string of 1 to 64 characters", max_len=64)),
-                "username": _optional(_string("must be a non-empty string")),
-                "password": _optional(_string("must be a non-empty string (quote it)", secret=True)),
+                "client_id": _optional(_string("must be a string of 1 to 64 characters", max_len=64, mqtt="text")),
+                "username": _optional(_string("must be a non-empty string", mqtt="text")),
+                "password": _optional(_string("must be a non-empty string (quote it)", mqtt="binary", secret=True)),
                 "password_file": _FILE,
                 "tls": _Section(
                     TlsSettings,
                     {"enabled": _boolean(), "ca_file": _FILE, "cert_file": _FILE, "key_file": _FILE},
-                    (_check_cert_pair,),
+                    (_check_cert_pair, _check_client_tls),
                 ),
                 "tls_insecure": _boolean(),
-                "reconnect_min_s": _number(gt=0),
-                "reconnect_max_s": _number(gt=0),
+                # at most ten attempts a second while the broker is down; an hour between attempts at most
+                "reconnect_min_s": _number(0.1, 3600),
+                "reconnect_max_s": _number(0.1, 3600),
             },
             (_check_mqtt,),
         ),
@@ -964,9 +1216,9 @@ _SCHEMA = _Section(
                 "cars": _enum(PUBLISH_CARS),
                 "include": _list(_string(_GLOB_MESSAGE, pattern=_GLOB_RE)),
                 "exclude": _list(_string(_GLOB_MESSAGE, pattern=_GLOB_RE)),
-                "rates": _Section(RateSettings, {name: _number(gt=0, le=60) for name in ("fast", "normal", "slow")}),
-                "deadbands": _glob_map(_number(ge=0), _GLOB_MESSAGE),
-                "expiry_s": _integer(0),
+                "rates": _Section(RateSettings, {name: _RATE_HZ for name in ("fast", "normal", "slow")}),
+                "deadbands": _glob_map(_number(0, 1e9), _GLOB_MESSAGE),  # 1e9: beyond any field's range
+                "expiry_s": _integer(0, MQTT_FOUR_BYTE_MAX),
                 "qos_fast": _choice({0: 0, 1: 1}, "must be 0 or 1"),
             },
         ),
@@ -976,8 +1228,13 @@ _SCHEMA = _Section(
                 "enabled": _boolean(),
                 "bind": _ip_address("127.0.0.1 or ::1"),
                 "port": _PORT,
-                "tls": _Section(MetricsTlsSettings, {"cert_file": _FILE, "key_file": _FILE}, (_check_cert_pair,)),
+                "tls": _Section(
+                    MetricsTlsSettings,
+                    {"cert_file": _FILE, "key_file": _FILE},
+                    (_check_cert_pair, _check_server_tls),
+                ),
             },
+            (_check_metrics,),
         ),
         "homeassistant": _Section(
             HomeAssistantSettings,
@@ -985,7 +1242,8 @@ _SCHEMA = _Section(
                 "enabled": _boolean(),
                 "discovery_prefix": _string(_TOPIC_MESSAGE, pattern=_TOPIC_RE),
                 "groups": _list(_enum(HA_GROUPS), unique=True),
-                "max_rate_hz": _number(gt=0),
+                # Home Assistant records every state change: 10 Hz per entity is already more than it is built for
+                "max_rate_hz": _number(0.01, 10),
             },
         ),
         "lights": _Section(
@@ -1003,7 +1261,8 @@ _SCHEMA = _Section(
                     ),
                     min_items=1,
                 ),
-                "limiter_flash_hz": _number(gt=0),
+                # LEDs are drawn per packet (60 Hz at most): faster flashing could not be shown
+                "limiter_flash_hz": _number(0.1, 30),
                 "wled": _Section(
                     WledSettings,
                     {"enabled": _boolean(), "topics": _list(_string(_TOPIC_MESSAGE, pattern=_TOPIC_RE), unique=True)},
@@ -1038,7 +1297,12 @@ def _load(text: str | None, file: str, base_dir: Path, env: Mapping[str, str]) -
             ctx.add("", f"not valid YAML: {type(exc).__name__}", line=1)
     settings = _SCHEMA(ctx, root, "", 1) if not ctx.problems else _INVALID
     if ctx.problems or settings is _INVALID:
-        raise ConfigError(sorted(ctx.problems, key=lambda problem: problem.line))
+        problems = sorted(ctx.problems, key=lambda problem: problem.line)
+        if len(problems) > MAX_PROBLEMS:  # a screenful is enough to act on; a hostile file can make 100,000
+            rest = len(problems) - MAX_PROBLEMS
+            more = Problem(file, problems[MAX_PROBLEMS].line, "<file>", f"{rest} more problems not shown")
+            problems = [*problems[:MAX_PROBLEMS], more]
+        raise ConfigError(problems)
     assert isinstance(settings, Settings)
     return settings
 
@@ -1059,9 +1323,13 @@ def load_settings(path: str | os.PathLike[str] | None, env: Mapping[str, str] | 
         return _load(None, "<defaults>", Path.cwd(), environment)
     file = os.fspath(path)
     try:
-        data = Path(file).read_bytes()
+        with open(file, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)  # never more: /dev/zero or a huge file ends here
     except OSError as exc:
         raise ConfigError([Problem(file, 1, "<file>", f"cannot read file: {exc.strerror or exc}")]) from None
+    if len(data) > MAX_FILE_BYTES:
+        message = f"file too large: more than {MAX_FILE_BYTES} bytes (a config file is a few KiB)"
+        raise ConfigError([Problem(file, 1, "<file>", message)])
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

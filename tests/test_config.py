@@ -229,7 +229,7 @@ def test_unknown_key_wrong_type_and_duplicate_reported_together(tmp_path: Path) 
     assert check_config_main(str(path), out) == 2
     assert out.getvalue().splitlines() == [
         f"{path}:3: udp.bnd: unknown key; expected one of: bind, port, allow_from, forward, rcvbuf_bytes, "
-        "receive_timeout_s, record; did you mean bind?",
+        "receive_timeout_s, record, source; did you mean bind?",
         f"{path}:6: mqtt.port: must be an integer from 1 to 65535 (got 'abc')",
         f"{path}:8: mqtt.host: duplicate key; first defined on line 5",
     ]
@@ -356,7 +356,7 @@ def test_top_level_must_be_mapping(tmp_path: Path, text: str, got: str) -> None:
 
 def test_section_must_be_mapping(tmp_path: Path) -> None:
     problem = only_problem(write(tmp_path, "udp: 20777\n"))
-    keys = "bind, port, allow_from, forward, rcvbuf_bytes, receive_timeout_s, record"
+    keys = "bind, port, allow_from, forward, rcvbuf_bytes, receive_timeout_s, record, source"
     assert str(problem).endswith(f":1: udp: must be a mapping with keys: {keys} (got 20777)")
 
 
@@ -438,6 +438,39 @@ def test_forward_errors(tmp_path: Path, item: str, reason: str) -> None:
     problem = only_problem(path)
     assert (problem.line, problem.key, problem.value) == (4, "udp.forward[1]", item)
     assert problem.message.startswith('must be "host:port"') and reason in problem.message
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        ("192.168.1.20", ("192.168.1.20", 0)),
+        ("192.168.1.20:20778", ("192.168.1.20", 20778)),
+        ("::1", ("::1", 0)),
+        ("[::1]:5", ("::1", 5)),
+        ("localhost", ("127.0.0.1", 0)),  # a name is resolved when the file is loaded
+        ("localhost:9", ("127.0.0.1", 9)),
+        ("[::ffff:10.0.0.5]:20777", ("10.0.0.5", 20777)),  # IPv4-mapped: compared as the IPv4 sender it is
+    ],
+)
+def test_source_parsing(tmp_path: Path, item: str, expected: tuple[str, int]) -> None:
+    assert load_settings(write(tmp_path, f'udp:\n  source: "{item}"\n'), env=NO_ENV).udp.source == expected
+    assert default_settings().udp.source is None
+
+
+@pytest.mark.parametrize(
+    ("item", "reason"),
+    [
+        ("0.0.0.0", "unspecified address"),
+        ("no-such-host.invalid", "cannot resolve 'no-such-host.invalid'"),
+        ("bad_host!", "is not a host name or IP address"),
+        ("10.0.0.1:0", "port must be an integer from 1 to 65535"),
+        ("::1:20778", "IPv6 addresses need brackets"),
+    ],
+)
+def test_source_errors(tmp_path: Path, item: str, reason: str) -> None:
+    problem = only_problem(write(tmp_path, f'udp:\n  source: "{item}"\n'))
+    assert (problem.line, problem.key, problem.value) == (2, "udp.source", item)
+    assert reason in problem.message
 
 
 def test_forward_to_own_port_is_a_loop(tmp_path: Path) -> None:
@@ -578,8 +611,8 @@ def test_value_rules(tmp_path: Path, text: str, key: str) -> None:
 def test_messages_name_the_range(tmp_path: Path) -> None:
     path = write(tmp_path, "udp:\n  rcvbuf_bytes: 100\npublish:\n  rates: {fast: 0}\n  cars: some\n")
     assert [p.message for p in problems_of(path)] == [
-        "must be an integer >= 65536",
-        "must be a number > 0 and <= 60",
+        "must be an integer from 65536 to 1073741824",
+        "must be a number from 0.001 to 60",
         "must be one of: all, player, none",
     ]
 
