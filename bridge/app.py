@@ -63,8 +63,9 @@ class Bridge:
             on_message=self._on_message,
             subscriptions=tuple(t for r in self.readers for t in r.subscriptions),
         )
-        self.forwarder = Forwarder(settings.udp.forward, self.ingest) if settings.udp.forward else None
-        self.receiver = UdpReceiver(settings.udp, self.on_datagram, self.ingest, self.forwarder)
+        # Always there, even with no targets, so a SIGHUP can add some.
+        self.forwarder = Forwarder(settings.udp.forward, self.ingest, faults=self.faults)
+        self.receiver = UdpReceiver(settings.udp, self.on_datagram, self.ingest, self.forwarder, faults=self.faults)
         # Prometheus endpoint; `self.metrics.port` is the bound port once running (metrics.port 0: any free one).
         self.metrics = MetricsExporter(self) if settings.metrics.enabled else None
         self.stopping = asyncio.Event()
@@ -162,16 +163,35 @@ class Bridge:
         self.stopping.set()
 
     def reload(self) -> None:
-        """SIGHUP: re-read the config file and swap the forwarding targets."""
-        if self.config_path is None or self.forwarder is None:
+        """SIGHUP: re-read the config file and swap the forwarding targets; an invalid file changes nothing.
+
+        Reading the file resolves host names, which may wait on DNS: that runs in the forwarder's worker thread,
+        and only the swap runs on the loop.
+        """
+        from bridge.config import ConfigError
+
+        config_path = self.config_path
+        if config_path is None:
+            log.warning("reload ignored: the bridge was started without a config file")
             return
-        try:
-            settings = load_settings(self.config_path)
-        except Exception as exc:  # noqa: BLE001 - a bad edit must not stop a running bridge
-            log.warning("reload ignored: %s", exc)
-            return
-        self.forwarder.reload(settings.udp.forward)
-        log.info("forwarding to %d target(s)", len(settings.udp.forward))
+
+        def read_targets() -> tuple[tuple[str, int], ...]:
+            return load_settings(config_path).udp.forward
+
+        def done(exc: BaseException | None) -> None:
+            if isinstance(exc, ConfigError):
+                log.error("reload ignored, forwarding targets unchanged: invalid configuration:\n%s", exc)
+            elif exc is not None:  # a bad edit must not stop a running bridge
+                self.faults.error("reload", exc, f"reload ignored, forwarding targets unchanged: {exc!r}")
+            else:
+                left_out = len(self.forwarder.problems)
+                log.info(
+                    "reload: forwarding to %d target(s)%s",
+                    len(self.forwarder.targets),
+                    f"; {left_out} problem(s), each logged as a warning" if left_out else "",
+                )
+
+        self.forwarder.reload_in_thread(read_targets, done)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
