@@ -50,6 +50,10 @@ class BridgeStatus:
     reconnects: int = 0
     published: Counter[str] = field(default_factory=Counter)  # messages published, by rate class
     publish_failures: int = 0
+    # Messages the broker did not take, by reason slug: a bounded set (`disconnected`, `oversize`, and one slug per
+    # MQTT 5 PUBACK reason code such as `not_authorized`, `quota_exceeded`, `topic_name_invalid`).
+    publish_failures_by_reason: Counter[str] = field(default_factory=Counter)
+    oversize_skipped: int = 0  # messages larger than the broker's Maximum Packet Size, skipped rather than sent
     pending: int = 0  # size of the latest-wins pending map
     latency: Histogram = field(default_factory=Histogram)  # datagram received -> realtime publish handed over
 

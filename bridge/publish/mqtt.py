@@ -6,6 +6,14 @@ connection is noticed within about 1.5x keepalive even when we only publish: a Q
 acknowledged within half a keepalive. Credentials or TLS rejected on the first connection are a configuration
 problem and end the program with a message a person can act on; any later network trouble is retried forever
 with exponential backoff and jitter, one log line per change of state.
+
+What the broker refuses is made visible rather than retried: a message larger than the broker's Maximum Packet
+Size (MQTT 5 CONNACK) is skipped, and a QoS 1 publish refused with an MQTT 5 reason code (an ACL's "not
+authorized") is settled; both are counted by reason in `BridgeStatus` and logged once per topic group. What comes
+in is bounded too: the CONNECT asks for packets of at most MAX_INCOMING_BYTES, and larger ones (MQTT 3.1.1 has no
+such property) are read through and dropped without being kept. A broker that hands our client id to another connection
+(session taken over) makes the link back off for long instead of fighting, and bridges sharing one rig root find
+each other on `<root>/instance`, so that one stopping never marks the rig offline while another still runs.
 """
 
 from __future__ import annotations
@@ -14,19 +22,24 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
+import secrets
 import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
-from paho.mqtt.client import MQTT_ERR_NO_CONN, MQTT_ERR_SUCCESS, PUBLISH, MQTTMessageInfo
+from paho.mqtt.client import CONNACK, MQTT_ERR_NO_CONN, MQTT_ERR_SUCCESS, PINGRESP, PUBLISH, MQTTMessageInfo
 from paho.mqtt.client import Client as PahoClient
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from bridge.config import MqttSettings, Settings
+from bridge.faults import Faults
 from bridge.publish.engine import Message, PublishEngine
 from bridge.publish.wire import PublishEncoder
 from bridge.status import BridgeStatus
@@ -38,10 +51,34 @@ BATCH = 512  # messages unconfirmed at once; the rest stay in the latest-wins ma
 SLICE = 32  # messages handed to the client per event-loop turn, so a snapshot never holds up a datagram
 # CONNACK codes that mean "fix your configuration", in MQTT 3.1.1 (4, 5) and MQTT 5 (134, 135, 138, 140).
 AUTH_CODES = {4, 5, 134, 135, 138, 140}
+SESSION_TAKEN_OVER = 0x8E  # MQTT 5 DISCONNECT reason: another connection logged in with our client id
+# The bridge subscribes only to small control topics (Home Assistant's status, WLED commands, its own status):
+# anything larger is a mistake or an attack, and must not cost its size in memory.
+MAX_INCOMING_BYTES = 256 * 1024
+# Backoff after a session takeover: long, so that two bridges sharing a client id stop kicking each other off.
+TAKEOVER_MIN_S = 30.0
+TAKEOVER_MAX_S = 600.0
+# Not every broker says "session taken over" (mosquitto 2.0 just closes the connection; MQTT 3.1.1 has no
+# reasons at all): this many sessions in a row closed within SHORT_SESSION_S of connecting are taken as one.
+SHORT_SESSION_S = 5.0
+SHORT_SESSIONS_IN_A_ROW = 3
+PROBE_TIMEOUT_S = 3.0  # a diagnostic connection after a failed connect (TLS on a plain port, or the reverse)
+GOODBYE_WAIT_S = 1.0  # at stop: how long to wait for our own `bye` to come back through the broker
+MAX_PEERS = 16  # other instances remembered per rig root (each one is a misconfiguration, logged)
+MAX_TOPIC_GROUPS = 32  # topic groups logged separately for refusals and oversize messages
 
 
 class FatalMqttError(Exception):
     """The broker rejected us for a reason retrying cannot fix (credentials, TLS verification)."""
+
+
+class LinkTaskFailed(Exception):
+    """One of the link's own tasks (sender, heartbeat, listener) raised: reported, and the session started afresh."""
+
+    def __init__(self, task: str, error: BaseException) -> None:
+        super().__init__(f"the {task} failed ({error!r})")
+        self.task = task
+        self.error = error
 
 
 class Backoff:
@@ -130,8 +167,143 @@ def write_packets(paho: PahoClient, data: bytes, mid: int) -> int:
     return paho.loop_write()
 
 
+def drop_oversize_reads(paho: PahoClient, limit: int, dropped: Callable[[int], None]) -> None:
+    """Have paho read a PUBLISH larger than `limit` through without keeping it.
+
+    MQTT 3.1.1 cannot ask the broker for a maximum packet size, and paho gathers a packet whole (copying it as it
+    grows) before anyone can look at it: one 100 MB message cost 300 MB. Its length is known from the fixed
+    header, before the body is read: from there the body is read and thrown away chunk by chunk, and paho,
+    told the packet is an empty PINGRESP, ends it as a no-op."""
+    receive = paho._sock_recv  # noqa: SLF001 - paho>=2,<3: every read of a packet body goes through here
+
+    def bounded_receive(size: int) -> bytes:
+        packet = paho._in_packet  # noqa: SLF001 - paho's packet being read: command, remaining length, body
+        if packet["have_remaining"] and packet["to_process"]:
+            if packet["command"] & 0xF0 == PUBLISH and packet["remaining_length"] > limit:
+                dropped(packet["remaining_length"])
+                packet["command"], packet["remaining_length"] = PINGRESP, 0
+            if packet["command"] == PINGRESP:  # an empty PINGRESP has no body: this is a dropped PUBLISH
+                packet["packet"] = b""
+                return receive(min(size, 65536))
+        return receive(size)
+
+    paho._sock_recv = bounded_receive  # type: ignore[method-assign]  # noqa: SLF001
+
+
+def reason_slug(reason: ReasonCode) -> str:
+    """`not_authorized` for "Not authorized": a metric label from MQTT 5's fixed table of reason names."""
+    return re.sub(r"[^a-z0-9]+", "_", reason.getName().lower()).strip("_")
+
+
+def topic_group(topic: str, root: str) -> str:
+    """The part of the topic tree a message belongs to, as an ACL would name it: `<root>/cars/#`,
+    `<root>/status`, `homeassistant/#`. Refusals and skips are logged once per group, not once per topic."""
+    if topic.startswith(root + "/"):
+        head, _, rest = topic[len(root) + 1 :].partition("/")
+        return f"{root}/{head}/#" if rest else f"{root}/{head}"
+    return topic.split("/", 1)[0] + "/#"
+
+
+MQTT_PROBE_CONNECT = bytes.fromhex("100c00044d5154540402003c0000")  # MQTT 3.1.1 CONNECT, clean, empty client id
+
+
+async def speaks_tls(host: str, port: int) -> bool:
+    """Whether `host:port` completes a TLS handshake (certificate not checked: this only asks what it speaks)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port, ssl=context), PROBE_TIMEOUT_S)
+    except (OSError, TimeoutError, ssl.SSLError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError, ssl.SSLError):
+        await writer.wait_closed()
+    return True
+
+
+async def speaks_plain_mqtt(host: str, port: int) -> bool:
+    """Whether `host:port` answers an unencrypted MQTT CONNECT with a CONNACK (of any return code)."""
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), PROBE_TIMEOUT_S)
+    except (OSError, TimeoutError):
+        return False
+    try:
+        writer.write(MQTT_PROBE_CONNECT)
+        first = await asyncio.wait_for(reader.read(1), PROBE_TIMEOUT_S)
+        return first[:1] == bytes([CONNACK])  # of any return code: it speaks plain MQTT
+    except (OSError, TimeoutError):
+        return False
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+
+async def transport_mismatch(mqtt: MqttSettings) -> str | None:
+    """After a connect failed before the broker answered: a TLS client at a plain listener, or the reverse?
+
+    Either way the client sees only "Connection reset by peer" or a timeout; asking the port directly which
+    one it speaks turns that into a message a person can act on."""
+    where = f"{mqtt.host}:{mqtt.port}"
+    if mqtt.tls.enabled and await speaks_plain_mqtt(mqtt.host, mqtt.port):
+        return (
+            f"the broker at {where} did not complete a TLS handshake: that port is a plain (non-TLS) listener; "
+            "use the broker's TLS port, or set mqtt.tls.enabled: false"
+        )
+    if not mqtt.tls.enabled and await speaks_tls(mqtt.host, mqtt.port):
+        return (
+            f"the broker at {where} expects TLS: that port is a TLS listener; set mqtt.tls.enabled: true "
+            "(and mqtt.tls.ca_file), or use the broker's plain port"
+        )
+    return None
+
+
+class RigPeers:
+    """Other bridges publishing under the same rig root, as seen on `<root>/instance`.
+
+    Each link says `hello <token> <client id>` after every connect and `bye ...` when it stops; whoever hears a
+    `hello` answers `here ...`, so both sides learn of each other whichever came first. The messages are not
+    retained: only instances that are running take part. A bound of MAX_PEERS keeps a flood of made-up
+    instances from growing the table. A stopping instance that still knows
+    another live one leaves `status` online; the other one, on seeing `offline` (a stop that raced, or the Last
+    Will of one that died), publishes `online` again and asks who is still there.
+    """
+
+    def __init__(self, client_id: str) -> None:
+        self.token = secrets.token_hex(4)  # this process's instance; the client id alone may be shared
+        self.client_id = client_id
+        self.live: dict[str, str] = {}  # token -> client id of the other instances believed running
+        self.goodbye_seen = asyncio.Event()  # our own `bye` came back: everything sent before it has arrived
+
+    def says(self, kind: str) -> str:
+        return f"{kind} {self.token} {self.client_id}"
+
+    def heard(self, payload: bytes) -> tuple[str | None, str | None]:
+        """Take in one message: (the reply to send, the client id of an instance not known before)."""
+        kind, _, rest = payload.decode("utf-8", "replace").partition(" ")
+        token, _, client_id = rest.partition(" ")
+        if token == self.token:
+            if kind == "bye":
+                self.goodbye_seen.set()
+            return None, None
+        if kind == "bye" or not token:
+            self.live.pop(token, None)
+            return None, None
+        if kind not in ("hello", "here"):
+            return None, None
+        new = token not in self.live and len(self.live) < MAX_PEERS
+        if new:
+            self.live[token] = client_id[:256]
+        return ("here" if kind == "hello" else None), (self.live[token] if new else None)
+
+
 class MqttLink:
-    """Runs the connection until `stop` is set; then flushes, publishes `offline` and disconnects cleanly."""
+    """Runs the connection until `stop` is set; then flushes, says `bye` to other instances of the rig, publishes
+    `offline` (unless another instance still runs) and disconnects cleanly.
+
+    Its own tasks (sender, heartbeat, listener) are watched: an exception in one is reported to `faults` and the
+    session starts afresh; a reader's exception on one incoming message is reported and the next one is read."""
 
     def __init__(
         self,
@@ -142,18 +314,24 @@ class MqttLink:
         on_connect: Callable[[aiomqtt.Client], Awaitable[None]] | None = None,
         on_message: Callable[[aiomqtt.Message], None] | None = None,
         subscriptions: tuple[str, ...] = (),
+        faults: Faults | None = None,
     ) -> None:
         self.settings = settings
         self.mqtt = settings.mqtt
         self.engine = engine
         self.status = status
+        self.faults = faults if faults is not None else Faults()
         self.status_topic = f"{engine.root}/status"
         self.heartbeat_topic = f"{engine.root}/bridge/uptime_s"
+        self.instance_topic = f"{engine.root}/instance"
+        self.peers = RigPeers(self.mqtt.client_id)
         self._on_connect = on_connect
         self._on_message = on_message
         self._subscriptions = subscriptions
         self._wake = asyncio.Event()
         self._backoff = Backoff(self.mqtt.reconnect_min_s, self.mqtt.reconnect_max_s)
+        takeover_min = max(TAKEOVER_MIN_S, self.mqtt.reconnect_max_s)
+        self._takeover_backoff = Backoff(takeover_min, max(TAKEOVER_MAX_S, takeover_min))
         self._expiry: Properties | None = None
         if self.mqtt.protocol == 5 and settings.publish.expiry_s > 0:
             self._expiry = Properties(PacketTypes.PUBLISH)
@@ -161,6 +339,14 @@ class MqttLink:
         self.connected = asyncio.Event()
         self.connections = 0
         self.client: aiomqtt.Client | None = None  # the live connection, while there is one
+        self.max_packet_size: int | None = None  # the broker's, from its CONNACK (MQTT 5); None: no limit said
+        self._disconnect_reason: Any = None  # the reason of the last disconnection, as paho reported it
+        self._acks: dict[int, asyncio.Future[ReasonCode]] = {}  # QoS 1 publishes of our own awaiting PUBACK
+        self._groups: set[str] = set()  # topic groups logged separately (bounded)
+        self._stopping = False  # the goodbye has begun: `offline` seen now is not a reason to say `online`
+        self._diagnosed = False  # the transport was probed after this run of failed connects
+        self._session_started = 0.0  # monotonic time of the last CONNACK
+        self._short_sessions = 0  # sessions in a row that the broker ended within SHORT_SESSION_S
 
     def wake(self) -> None:
         """The engine has something pending (called synchronously after each packet)."""
@@ -168,6 +354,10 @@ class MqttLink:
 
     def _client(self) -> aiomqtt.Client:
         m = self.mqtt
+        properties = None
+        if m.protocol == 5:
+            properties = Properties(PacketTypes.CONNECT)
+            properties.MaximumPacketSize = MAX_INCOMING_BYTES  # the broker drops larger messages for us
         client = aiomqtt.Client(
             m.host,
             m.port,
@@ -180,19 +370,53 @@ class MqttLink:
             tls_context=tls_context(m),
             timeout=max(5.0, m.keepalive / 2),
             max_queued_outgoing_messages=10_000,  # paho's own queue, bounded as a last line of defence
+            properties=properties,
         )
         client.pending_calls_threshold = BATCH  # we keep at most one batch in flight, by design
+        self._watch(client._client)  # noqa: SLF001 - see _send_loop
         return client
 
-    def _set_state(self, state: str, detail: str = "") -> None:
+    def _watch(self, paho: PahoClient) -> None:
+        """Hear what aiomqtt does not pass on: the broker's limits, why it disconnected us, PUBACK reason codes;
+        and drop oversize incoming messages as they are read. aiomqtt's handlers still run."""
+        aiomqtt_on_connect, aiomqtt_on_disconnect = paho.on_connect, paho.on_disconnect
+        aiomqtt_on_publish = paho.on_publish
+        self.max_packet_size = None
+        self._disconnect_reason = None
+
+        def on_connect(c: object, userdata: object, flags: object, reason: Any, properties: Any = None) -> None:
+            self.max_packet_size = getattr(properties, "MaximumPacketSize", None)
+            aiomqtt_on_connect(c, userdata, flags, reason, properties)
+
+        def on_disconnect(c: object, userdata: object, flags: object, reason: Any, properties: Any = None) -> None:
+            self._disconnect_reason = reason
+            aiomqtt_on_disconnect(c, userdata, flags, reason, properties)
+
+        def on_publish(c: object, userdata: object, mid: int, reason: Any, properties: Any) -> None:
+            aiomqtt_on_publish(c, userdata, mid, reason, properties)
+            future = self._acks.pop(mid, None)
+            if future is not None and not future.done():
+                future.set_result(reason)
+
+        def dropped(size: int) -> None:
+            self.faults.warn("mqtt.receive", "oversize", f"dropped a {size}-byte message from the broker unread: "
+                             f"the bridge takes at most {MAX_INCOMING_BYTES} bytes per message")
+
+        paho.on_connect, paho.on_disconnect, paho.on_publish = on_connect, on_disconnect, on_publish
+        drop_oversize_reads(paho, MAX_INCOMING_BYTES, dropped)
+
+    def _set_state(self, state: str, detail: str = "", level: int = logging.INFO) -> None:
         if self.status.broker_state != state:
             self.status.broker_state = state
-            log.info("broker %s:%s %s%s", self.mqtt.host, self.mqtt.port, state, f": {detail}" if detail else "")
+            where = f"{self.mqtt.host}:{self.mqtt.port}"
+            log.log(level, "broker %s %s%s", where, state, f": {detail}" if detail else "")
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            reached = False  # the broker answered the CONNECT: a failure after that is not the transport's
             try:
                 async with self._client() as client:
+                    reached = True
                     self.client = client
                     try:
                         await self._session(client, stop)
@@ -200,28 +424,71 @@ class MqttLink:
                         self.client = None
                     return  # stopped cleanly
             except aiomqtt.MqttError as exc:
+                internal = False
                 message, fatal = describe_failure(exc, self.mqtt)
                 if fatal and self.connections == 0:  # never connected: a configuration problem
                     self._set_state("stopped", message)
                     raise FatalMqttError(message) from exc
-                self.status.broker_connected = False
-                self.connected.clear()
+                if not reached and not isinstance(exc, MqttConnectError) and not self._diagnosed:
+                    self._diagnosed = True
+                    hint = await transport_mismatch(self.mqtt)
+                    if hint is not None:
+                        log.warning("%s", hint)
+            except Exception as exc:  # noqa: BLE001 - a bug of ours in a session: report it, connect afresh
+                task, error = (exc.task, exc.error) if isinstance(exc, LinkTaskFailed) else ("session", exc)
+                self.faults.error(f"mqtt.{task}", error, f"the broker link's {task} failed: {error!r}")
+                message = f"connecting afresh after the {task} failed ({error!r})"
+                internal = True
+            self.status.broker_connected = False
+            self.connected.clear()
+            if reached:
+                self._diagnosed = False
+            short = reached and not internal and time.monotonic() - self._session_started < SHORT_SESSION_S
+            self._short_sessions = self._short_sessions + 1 if short else 0
+            taken_over = self._taken_over()
+            if taken_over is not None:
+                delay = self._takeover_backoff.next()
+                self._set_state("reconnecting", f"{taken_over}. Not fighting over it: retrying in {delay:.0f} s",
+                                logging.WARNING)
+            else:
+                self._takeover_backoff.reset()
                 delay = self._backoff.next()
                 self._set_state("reconnecting", f"{message}; retrying in {delay:.1f} s")
-                try:
-                    await asyncio.wait_for(stop.wait(), delay)
-                except TimeoutError:
-                    pass
+            try:
+                await asyncio.wait_for(stop.wait(), delay)
+            except TimeoutError:
+                pass
         self._set_state("stopped")
+
+    def _taken_over(self) -> str | None:
+        """Why the broker keeps ending our sessions, when it looks like another client has our client id."""
+        reason = self._disconnect_reason
+        who = (
+            f"another client with the same client id ({self.mqtt.client_id}) took over: two bridges (or a bridge "
+            "and another program) share mqtt.client_id; give each its own, or leave it empty for a generated one"
+        )
+        if getattr(reason, "value", reason) == SESSION_TAKEN_OVER:
+            return who
+        if self._short_sessions >= SHORT_SESSIONS_IN_A_ROW:
+            return (
+                f"the broker closed the connection {self._short_sessions} times in a row within "
+                f"{SHORT_SESSION_S:g} s of accepting it: most likely {who}; or the broker refuses something the "
+                "bridge sends (under MQTT 3.1.1, a packet above its max_packet_size): its log says which"
+            )
+        return None
 
     async def _session(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
         self.connections += 1
+        self._session_started = time.monotonic()
+        self._stopping = False
         no_delay(client)
         if self.connections > 1:
             self.status.reconnects += 1
-        await client.publish(self.status_topic, "online", qos=1, retain=True)
-        for topic in self._subscriptions:
+        await self._say_online(client)
+        self.peers.live.clear()  # who stopped while we were away never said `bye` to us: ask afresh
+        for topic in (self.status_topic, self.instance_topic, *self._subscriptions):
             await client.subscribe(topic, qos=1)
+        await self._publish_acked(client, self.instance_topic, self.peers.says("hello"))
         self.status.broker_connected = True
         self.connected.set()
         self._set_state("connected")
@@ -230,26 +497,117 @@ class MqttLink:
         if self._on_connect is not None:
             await self._on_connect(client)
         self._wake.set()
-        tasks = [
-            asyncio.create_task(self._send_loop(client, stop)),
-            asyncio.create_task(self._heartbeat(client)),
-        ]
-        if self._subscriptions:
-            tasks.append(asyncio.create_task(self._listen(client)))
+        sender = asyncio.create_task(self._send_loop(client, stop))
+        tasks = {
+            sender: "sender",
+            asyncio.create_task(self._heartbeat(client)): "heartbeat",
+            asyncio.create_task(self._listen(client)): "listener",
+        }
         try:
             # The sender returns once stop is set and the last values are out; the others only end by failing.
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            if sender in done and sender.exception() is None:
+                await self._goodbye(client)  # while the listener still hears the other instances
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         for task in done:
             error = task.exception()
+            if isinstance(error, aiomqtt.MqttError):
+                raise error
             if error is not None:
-                raise error if isinstance(error, aiomqtt.MqttError) else aiomqtt.MqttError(repr(error)) from error
-        await client.publish(self.status_topic, "offline", qos=1, retain=True)
+                raise LinkTaskFailed(tasks[task], error) from error
+            if task is not sender:
+                raise aiomqtt.MqttError(f"the {tasks[task]} ended")
         self.status.broker_connected = False
         self.connected.clear()
+
+    async def _say_online(self, client: aiomqtt.Client) -> None:
+        reason = await self._publish_acked(client, self.status_topic, "online", retain=True)
+        if reason.is_failure:
+            log.error(
+                "the broker refused %s online (%s): Home Assistant and every other subscriber will see this rig as "
+                "offline; allow client id %s%s to publish there in the broker's ACL",
+                self.status_topic, reason, self.mqtt.client_id,
+                f" (user {self.mqtt.username})" if self.mqtt.username else "",
+            )  # fmt: skip
+
+    async def _goodbye(self, client: aiomqtt.Client) -> None:
+        """Say `bye` to the other instances, then `offline`, unless another instance of this rig still runs."""
+        self._stopping = True
+        self.peers.goodbye_seen.clear()
+        await self._publish_acked(client, self.instance_topic, self.peers.says("bye"))
+        # Once our own `bye` comes back, any `bye` another instance sent before it has reached us too.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.peers.goodbye_seen.wait(), GOODBYE_WAIT_S)
+        if self.peers.live:
+            log.info(
+                "leaving %s online: another instance (client id %s) still publishes under %s",
+                self.status_topic, ", ".join(sorted(self.peers.live.values())), self.engine.root,
+            )  # fmt: skip
+            return
+        await self._publish_acked(client, self.status_topic, "offline", retain=True)
+
+    async def _publish_acked(
+        self, client: aiomqtt.Client, topic: str, payload: str, *, retain: bool = False, timeout: float | None = None
+    ) -> ReasonCode:
+        """Publish at QoS 1 and wait for the broker's PUBACK; a refusal (MQTT 5 reason code) is counted and logged.
+
+        aiomqtt's `publish()` waits for the PUBACK but drops its reason code, so a refused `online` would pass
+        as published."""
+        paho = client._client  # noqa: SLF001 - see _send_loop
+        info = paho.publish(topic, payload, 1, retain)
+        if info.rc != MQTT_ERR_SUCCESS:
+            raise aiomqtt.MqttCodeError(info.rc, f"could not publish to {topic}")
+        future: asyncio.Future[ReasonCode] = asyncio.get_running_loop().create_future()
+        self._acks[info.mid] = future
+        lost = client._disconnected  # noqa: SLF001 - aiomqtt's "connection ended" future: stop waiting then
+        try:
+            done, _ = await asyncio.wait(
+                (future, lost), timeout=timeout if timeout is not None else client.timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )  # fmt: skip
+        finally:
+            self._acks.pop(info.mid, None)
+        if future not in done:
+            why = "the connection was lost" if lost in done else "operation timed out"
+            raise aiomqtt.MqttError(f"no acknowledgement for {topic}: {why}")
+        reason = future.result()
+        if reason.is_failure:
+            self._refused(topic, reason)
+        return reason
+
+    def _group(self, topic: str) -> str:
+        group = topic_group(topic, self.engine.root)
+        if group not in self._groups:
+            if len(self._groups) >= MAX_TOPIC_GROUPS:
+                return "other topics"
+            self._groups.add(group)
+        return group
+
+    def _refused(self, topic: str, reason: ReasonCode) -> None:
+        """The broker answered a QoS 1 publish with an error reason code: settled, counted, logged per group."""
+        slug = reason_slug(reason)
+        self.status.publish_failures += 1
+        self.status.publish_failures_by_reason[slug] += 1
+        group = self._group(topic)
+        who = f"client id {self.mqtt.client_id}" + (f", user {self.mqtt.username}" if self.mqtt.username else "")
+        hint = "check its ACL for this client" if slug == "not_authorized" else "check the broker's log"
+        self.faults.warn("mqtt.refused", f"{slug} {group}", f"the broker refused {group} ({reason}): {hint} ({who})")
+
+    def _oversize(self, message: Message, size: int) -> None:
+        """Larger than the broker takes: sending it would only get the connection closed. Skipped, counted."""
+        self.status.oversize_skipped += 1
+        self.status.publish_failures += 1
+        self.status.publish_failures_by_reason["oversize"] += 1
+        group = self._group(message.topic)
+        self.faults.warn(
+            "mqtt.oversize", group,
+            f"skipped a {size}-byte message on {message.topic}: the broker accepts packets of at most "
+            f"{self.max_packet_size} bytes (its max_packet_size); larger messages of {group} are skipped and "
+            "counted as oversize",
+        )  # fmt: skip
 
     async def _send_loop(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
         """Hand pending values to the client as soon as they appear, up to BATCH unconfirmed at a time.
@@ -258,7 +616,9 @@ class MqttLink:
         and an event, twice the whole cost of sending. The QoS 0 messages of a slice go as one packet of
         PUBLISH packets encoded by `PublishEncoder` (one write, one callback); QoS 1 ones through paho's
         `publish()`, which tracks their acknowledgements. paho tells us each packet's fate in `on_publish`
-        (written to the socket for QoS 0, acknowledged for QoS 1); aiomqtt's own handler still runs first.
+        (written to the socket for QoS 0, acknowledged for QoS 1, or refused with an MQTT 5 reason code); the
+        handlers of `_watch()` still run first. A message larger than the broker's Maximum Packet Size is never
+        handed over: the broker would close the connection, and the snapshot after the reconnect would hold it again.
         """
         paho = client._client  # noqa: SLF001 - aiomqtt>=2,<3 keeps its paho client here
         outstanding: dict[int, list[Message]] = {}  # paho message id -> its messages, not yet confirmed
@@ -273,24 +633,34 @@ class MqttLink:
             if message.origin_ns:
                 self.status.latency.observe((time.monotonic_ns() - message.origin_ns) / 1e9)
 
-        def on_publish(c: object, userdata: object, mid: int, *rest: object) -> None:
+        def on_publish(c: object, userdata: object, mid: int, reason: ReasonCode, properties: object) -> None:
             nonlocal unconfirmed
-            aiomqtt_on_publish(c, userdata, mid, *rest)
+            aiomqtt_on_publish(c, userdata, mid, reason, properties)
             messages = outstanding.pop(mid, None)
             if messages is not None:
                 full = unconfirmed >= BATCH
                 unconfirmed -= len(messages)
-                for message in messages:
-                    confirmed(message)
+                if reason.is_failure:  # only a QoS 1 PUBACK can say so: one message
+                    for message in messages:
+                        settle(message)
+                        self._refused(message.topic, reason)
+                else:
+                    for message in messages:
+                        confirmed(message)
                 if full or stop.is_set():
                     self._wake.set()  # there is room again, or the stop flush is waiting for the last ones
+
+        def settle(message: Message) -> None:
+            """Refused or skipped for good: the same value would be refused again, so it is not retried; a new
+            value of the topic is tried afresh."""
+            self.engine.sent(message)
 
         def hand_over(messages: list[Message], mid: int) -> None:
             nonlocal unconfirmed
             outstanding[mid] = messages
             unconfirmed += len(messages)
 
-        def refused(messages: list[Message], rc: int, mid: int | None = None) -> bool:
+        def not_taken(messages: list[Message], rc: int, mid: int | None = None) -> bool:
             """paho did not take `messages` (or, handed over as `mid`, could not write them): pending again."""
             nonlocal unconfirmed
             if mid is not None:
@@ -299,25 +669,38 @@ class MqttLink:
                 unconfirmed -= len(messages)
             put_back(messages)
             self.status.publish_failures += len(messages)
+            self.status.publish_failures_by_reason["disconnected"] += len(messages)
             failure.append(aiomqtt.MqttCodeError(rc, "could not publish"))
             return False
 
         def send_batch(messages: list[Message], packets: list[bytes]) -> bool:
             if not paho.is_connected():
-                return refused(messages, MQTT_ERR_NO_CONN)
+                return not_taken(messages, MQTT_ERR_NO_CONN)
             mid = paho._mid_generate()  # noqa: SLF001 - a message id of paho's own, so on_publish can name it
             hand_over(messages, mid)  # before writing: a direct write reports back at once
             rc = write_packets(paho, b"".join(packets), mid)
-            return rc == MQTT_ERR_SUCCESS or refused(messages, rc, mid)
+            return rc == MQTT_ERR_SUCCESS or not_taken(messages, rc, mid)
 
         def send(batch: list[Message]) -> None:
             messages: list[Message] = []
             packets: list[bytes] = []
+            limit = self.max_packet_size
             for i, message in enumerate(batch):
                 if message.qos == 0:
+                    packet = encoder.encode(message.topic, message.payload, message.retain, message.expires)
+                    if limit is not None and len(packet) > limit:
+                        settle(message)
+                        self._oversize(message, len(packet))
+                        continue
                     messages.append(message)
-                    packets.append(encoder.encode(message.topic, message.payload, message.retain, message.expires))
+                    packets.append(packet)
                     continue
+                if limit is not None:
+                    size = encoder.size(message.topic, message.payload, message.qos, message.expires)
+                    if size > limit:
+                        settle(message)
+                        self._oversize(message, size)
+                        continue
                 if messages and not send_batch(messages, packets):  # what came before goes first
                     put_back(batch[i:])
                     return
@@ -326,7 +709,7 @@ class MqttLink:
                 info = paho.publish(message.topic, message.payload, message.qos, message.retain, properties)
                 if info.rc != MQTT_ERR_SUCCESS:
                     put_back(batch[i + 1 :])
-                    refused([message], info.rc)  # after the rest: events go back to the front in order
+                    not_taken([message], info.rc)  # after the rest: events go back to the front in order
                     return
                 hand_over([message], info.mid)  # QoS 1: confirmed by the broker's PUBACK, later
             if messages:
@@ -373,6 +756,7 @@ class MqttLink:
             for messages in reversed(outstanding.values()):  # never confirmed: the broker may not have them
                 put_back(messages)  # newest first, so that queued events keep their order
                 self.status.publish_failures += len(messages)
+                self.status.publish_failures_by_reason["disconnected"] += len(messages)
 
     async def _heartbeat(self, client: aiomqtt.Client) -> None:
         """A QoS 1 message every half keepalive, acknowledged within half a keepalive, or the link is dead."""
@@ -380,10 +764,40 @@ class MqttLink:
         while True:
             await asyncio.sleep(interval)
             uptime = f"{self.status.uptime_s:.0f}"
-            await client.publish(self.heartbeat_topic, uptime, qos=1, timeout=interval)
+            await self._publish_acked(client, self.heartbeat_topic, uptime, timeout=interval)
 
     async def _listen(self, client: aiomqtt.Client) -> None:
+        """Messages on the subscribed topics: our own status and instance topics, then the readers' ones. A
+        reader's failure on one message is reported and the next message is read."""
         async for message in client.messages:
-            if self._on_message is not None:
-                self._on_message(message)
+            topic = str(message.topic)
+            payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+            if topic == self.instance_topic:
+                await self._heard_instance(client, payload)
+            elif topic == self.status_topic:
+                await self._heard_status(client, payload, message.retain)
+            elif self._on_message is not None:
+                try:
+                    self._on_message(message)
+                except Exception as exc:  # noqa: BLE001 - one bad message (or reader bug) must not cut the link
+                    self.faults.error("mqtt.on_message", exc, f"handling a message on {topic[:200]} failed: {exc!r}")
 
+    async def _heard_instance(self, client: aiomqtt.Client, payload: bytes) -> None:
+        reply, newcomer = self.peers.heard(payload)
+        if newcomer is not None:
+            self.faults.warn(
+                "mqtt.instances", "another_instance",
+                f"another rigbridge instance (client id {newcomer}) publishes under {self.engine.root} too: the two "
+                "overwrite each other's topics; give each bridge its own mqtt.rig (or stop one)",
+            )  # fmt: skip
+        if reply is not None and not self._stopping:
+            await self._publish_acked(client, self.instance_topic, self.peers.says(reply))
+
+    async def _heard_status(self, client: aiomqtt.Client, payload: bytes, retained: bool) -> None:
+        """`offline` on our status while we run: another instance stopped, or its Last Will (or an old one of
+        ours) fired. We are online: say so again, and ask which other instances are still there."""
+        if retained or payload != b"offline" or self._stopping:
+            return
+        self.peers.live.clear()
+        await self._say_online(client)
+        await self._publish_acked(client, self.instance_topic, self.peers.says("hello"))

@@ -35,18 +35,27 @@ class PublishEncoder:
         expiry = bytes([5, MESSAGE_EXPIRY_INTERVAL]) + expiry_s.to_bytes(4, "big") if expiry_s > 0 else b"\x00"
         # MQTT 5 carries a property section in every PUBLISH; an empty one is a single zero byte. 3.1.1 has none.
         self._properties = {False: b"\x00", True: expiry} if protocol == 5 else {False: b"", True: b""}
-        self._headers: dict[tuple[str, bool], bytes] = {}  # the topic section, the same for every value of a topic
+        self._headers: dict[tuple[str, bool], bytes] = {}
 
     def encode(self, topic: str, payload: str, retain: bool, expires: bool) -> bytes:
-        key = (topic, expires)
-        header = self._headers.get(key)
-        if header is None:
-            name = topic.encode()
-            header = len(name).to_bytes(2, "big") + name + self._properties[expires]
-            if len(self._headers) >= MAX_CACHED_TOPICS:
-                self._headers.clear()
-            self._headers[key] = header
+        header = self._headers.get((topic, expires)) or self._header(topic, expires)
         body = payload.encode()
         size = len(header) + len(body)
         length = bytes((size,)) if size < 128 else remaining_length(size)
         return bytes((PUBLISH | RETAIN if retain else PUBLISH,)) + length + header + body
+
+    def size(self, topic: str, payload: str, qos: int, expires: bool) -> int:
+        """Bytes of the PUBLISH packet for this message, as the broker counts them against its Maximum Packet
+        Size: the QoS 0 packet `encode()` writes, or the QoS 1 packet paho writes (two bytes of packet id more)."""
+        header = self._headers.get((topic, expires)) or self._header(topic, expires)
+        size = len(header) + len(payload.encode()) + (2 if qos else 0)
+        return 1 + len(remaining_length(size)) + size
+
+    def _header(self, topic: str, expires: bool) -> bytes:
+        """The topic section, the same for every value of a topic (topic name, then MQTT 5 properties): cached."""
+        name = topic.encode()
+        header = len(name).to_bytes(2, "big") + name + self._properties[expires]
+        if len(self._headers) >= MAX_CACHED_TOPICS:
+            self._headers.clear()
+        self._headers[(topic, expires)] = header
+        return header

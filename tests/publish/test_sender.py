@@ -16,6 +16,9 @@ from typing import Any
 import aiomqtt
 import pytest
 from paho.mqtt.client import MQTT_ERR_NO_CONN, MQTT_ERR_SUCCESS
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from bridge.config import default_settings
 from bridge.publish.engine import Message, PublishEngine
@@ -49,7 +52,7 @@ class PahoStandIn:
         while self._out_packet:
             packet = self._out_packet.popleft()
             self.written.append(packet["packet"])
-            self.on_publish(self, None, packet["mid"])
+            self.on_publish(self, None, packet["mid"], ReasonCode(PacketTypes.PUBACK), Properties(PacketTypes.PUBACK))
         return MQTT_ERR_SUCCESS
 
     def publish(self, topic: str, payload: str, qos: int, retain: bool, properties: Any) -> SimpleNamespace:
@@ -78,9 +81,10 @@ def topics_written(data: list[bytes]) -> list[str]:
     return topics
 
 
-def make_link() -> tuple[MqttLink, PublishEngine]:
+def make_link(port: int = 1883) -> tuple[MqttLink, PublishEngine]:
     settings = default_settings()
-    settings = dataclasses.replace(settings, mqtt=dataclasses.replace(settings.mqtt, rig="rig1"))
+    settings = dataclasses.replace(settings, mqtt=dataclasses.replace(
+        settings.mqtt, rig="rig1", host="127.0.0.1", port=port, reconnect_min_s=0.2, reconnect_max_s=1.0))
     view = readonly(SessionState())
     status = BridgeStatus()
     engine = PublishEngine(settings, view, status, Lights(view, settings.lights))
@@ -114,3 +118,4 @@ def test_a_failure_mid_slice_puts_every_untaken_message_back_in_order(accept_qos
     assert set(engine.pending) == {m.topic for m in values}
     assert not engine.pending_realtime
     assert link.status.publish_failures == 1 + accept_qos1  # the refused event, and those accepted but never acked
+    assert link.status.publish_failures_by_reason == {"disconnected": 1 + accept_qos1}

@@ -16,8 +16,8 @@ from bridge.publish.wire import PublishEncoder, remaining_length
 EXPIRY_S = 300
 
 
-def paho_packet(protocol: int, topic: str, payload: str, retain: bool, expires: bool) -> bytes:
-    """The PUBLISH packet paho builds at QoS 0, caught on its way into paho's write queue."""
+def paho_packet(protocol: int, topic: str, payload: str, retain: bool, expires: bool, qos: int = 0) -> bytes:
+    """The PUBLISH packet paho builds (QoS 0 unless asked), caught on its way into paho's write queue."""
     version = paho.MQTTv5 if protocol == 5 else paho.MQTTv311
     client = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=version)
     caught: list[bytes] = []
@@ -33,7 +33,7 @@ def paho_packet(protocol: int, topic: str, payload: str, retain: bool, expires: 
         properties = Properties(PacketTypes.PUBLISH)
         properties.MessageExpiryInterval = EXPIRY_S
     try:
-        client._send_publish(1, topic.encode(), payload.encode(), 0, retain, False, None, properties)  # noqa: SLF001
+        client._send_publish(1, topic.encode(), payload.encode(), qos, retain, False, None, properties)  # noqa: SLF001
     finally:
         client._sock = None  # noqa: SLF001 - nothing to close
     return caught[0]
@@ -51,6 +51,16 @@ def test_packets_equal_pahos_own(protocol: int, topic: str, payload: str, retain
     assert encoder.encode(topic, payload, retain, expires) == paho_packet(protocol, topic, payload, retain, expires)
     # the cached topic section gives the same bytes the second time
     assert encoder.encode(topic, payload, retain, expires) == paho_packet(protocol, topic, payload, retain, expires)
+
+
+@settings(max_examples=200, deadline=None)
+@given(protocol=st.sampled_from((4, 5)), topic=topics, payload=payloads, qos=st.sampled_from((0, 1)),
+       expires=st.booleans())
+def test_size_is_the_length_of_the_packet_paho_writes(protocol: int, topic: str, payload: str, qos: int,
+                                                      expires: bool) -> None:
+    # The broker's Maximum Packet Size is checked against this, so it must be exact at QoS 0 and QoS 1.
+    encoder = PublishEncoder(protocol, EXPIRY_S)
+    assert encoder.size(topic, payload, qos, expires) == len(paho_packet(protocol, topic, payload, False, expires, qos))
 
 
 def test_no_expiry_configured_means_no_expiry_property() -> None:
