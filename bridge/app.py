@@ -5,8 +5,12 @@
 
 Everything runs on one event loop. The datagram handler is synchronous end to end: decode, write the state,
 let the engine pick realtime values, wake the sender; no await, no I/O. The MQTT link, the rate-class ticker,
-the UDP watchdog and the stats logger are their own tasks. SIGINT/SIGTERM drain the pending values, publish
-`offline` and exit 0; SIGHUP reloads the forwarding targets.
+the UDP watchdog, the stats logger and the faults log writer are their own tasks. SIGINT/SIGTERM drain the
+pending values, publish `offline` and exit 0; SIGHUP reloads the forwarding targets.
+
+Nothing fails silently and nothing dies of one failure: an exception in a stage of the datagram handler, in a
+reader or in a task goes to `self.faults` (counted by where and type, logged once with its traceback, then once a
+minute), the datagram is given up or the task restarted (`supervise`), and the bridge goes on.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import gc
 import logging
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bridge.config import Settings, load_settings
@@ -24,21 +29,23 @@ from bridge.faults import Faults
 from bridge.games.f1.codec import decode
 from bridge.ingest.forward import Forwarder
 from bridge.ingest.recorder import PipelineRecorder
-from bridge.ingest.stats import IngestStats
+from bridge.ingest.stats import HANDLER_ERROR, IngestStats
 from bridge.ingest.udp import UdpReceiver
 from bridge.publish.engine import PublishEngine
 from bridge.publish.leds import Lights
 from bridge.publish.metrics import MetricsExporter
 from bridge.publish.mqtt import MqttLink
-from bridge.publish.readers import build_readers
+from bridge.publish.readers import build_readers, reader_stage
 from bridge.state.session import SessionState, process_packet
 from bridge.state.view import readonly
 from bridge.status import BridgeStatus
+from bridge.supervise import supervise
 
 log = logging.getLogger("rigbridge")
 
 SUMMARY_INTERVAL_S = 60.0
 WATCHDOG_INTERVAL_S = 0.25
+FAULTS_FLUSH_S = 1.0
 
 
 class Bridge:
@@ -55,6 +62,7 @@ class Bridge:
         self.lights = Lights(self.view, settings.lights)
         self.engine = PublishEngine(settings, self.view, self.status, self.lights)
         self.readers = build_readers(self)
+        self._reader_stages = [(reader_stage(r), r) for r in self.readers]  # (fault name, reader)
         self.link = MqttLink(
             settings,
             self.engine,
@@ -62,6 +70,7 @@ class Bridge:
             on_connect=self._on_connect,
             on_message=self._on_message,
             subscriptions=tuple(t for r in self.readers for t in r.subscriptions),
+            faults=self.faults,
         )
         # Always there, even with no targets, so a SIGHUP can add some.
         self.forwarder = Forwarder(settings.udp.forward, self.ingest, faults=self.faults)
@@ -74,34 +83,59 @@ class Bridge:
     # ------------------------------------------------------------------------------------------ hot path
 
     def on_datagram(self, data: bytes, addr: tuple, t_ns: int) -> None:
-        """Decode, write, pick what to publish. Synchronous: nothing here awaits or does I/O."""
-        if self.recorder is not None:
-            self.recorder.put(data, t_ns)  # raw, before decoding: undecodable datagrams are recorded too
-        packet = decode(data)
-        if not packet:
-            self.ingest.dropped[packet.reason] += 1
-            return
-        self.ingest.decoded[packet.layout.key] += 1
-        self.status.source = addr[0]
-        changed = process_packet(self.state, packet)
-        if changed:
-            self.engine.origin_ns = t_ns
-            self.engine.on_packet(changed)
-            for reader in self.readers:
-                reader.on_packet(changed)
-            if self.engine.pending_realtime or self.engine.events or self.engine.pending:
-                self.link.wake()
+        """Decode, write, pick what to publish. Synchronous: nothing here awaits or does I/O.
+
+        A failure in any stage is reported to `faults` under the stage's name and the datagram is given up; the
+        next one goes through as usual. One try around the whole handler, with the stage kept in a local, costs
+        nothing while nothing fails.
+        """
+        stage = "recorder"
+        try:
+            if self.recorder is not None:
+                self.recorder.put(data, t_ns)  # raw, before decoding: undecodable datagrams are recorded too
+            stage = "decode"
+            packet = decode(data)
+            if not packet:
+                self.ingest.dropped[packet.reason] += 1
+                return
+            self.ingest.decoded[packet.layout.key] += 1
+            self.status.source = addr[0]
+            stage = "writer"
+            changed = process_packet(self.state, packet)
+            if changed:
+                self.engine.origin_ns = t_ns
+                stage = "engine"
+                self.engine.on_packet(changed)
+                for stage, reader in self._reader_stages:
+                    reader.on_packet(changed)
+                stage = "engine"
+                if self.engine.pending_realtime or self.engine.events or self.engine.pending:
+                    self.link.wake()
+        except Exception as exc:  # noqa: BLE001 - reported by stage; one bad datagram must not stop the others
+            self._datagram_failed(stage, exc, data)
+
+    def _datagram_failed(self, stage: str, exc: Exception, data: bytes) -> None:
+        if stage in ("recorder", "decode"):
+            self.ingest.dropped[HANDLER_ERROR] += 1  # not decoded: the drop keeps received == decoded + dropped
+        self.faults.error(stage, exc, f"{stage} failed on a datagram of {len(data)} bytes "
+                                      f"(the bridge goes on with the next one): {exc!r}")
 
     async def _on_connect(self, client: object) -> None:
-        for reader in self.readers:
-            reader.on_connect()
+        for stage, reader in self._reader_stages:
+            try:
+                reader.on_connect()
+            except Exception as exc:  # noqa: BLE001 - one reader's bug must not cost the connection
+                self.faults.error(stage, exc, f"{stage} failed after connecting (the bridge goes on): {exc!r}")
 
     def _on_message(self, message: object) -> None:
         topic, payload = str(message.topic), message.payload  # type: ignore[attr-defined]
         data = payload if isinstance(payload, bytes) else str(payload).encode()
-        for reader in self.readers:
+        for stage, reader in self._reader_stages:
             if any(topic == t for t in reader.subscriptions):
-                reader.on_message(topic, data)
+                try:
+                    reader.on_message(topic, data)
+                except Exception as exc:  # noqa: BLE001 - a bad message must not cost the connection
+                    self.faults.error(stage, exc, f"{stage} failed on a message on {topic} (ignored): {exc!r}")
 
     # ------------------------------------------------------------------------------------------ tasks
 
@@ -117,14 +151,17 @@ class Bridge:
     async def _watchdog(self) -> None:
         """`game/receiving` goes false when no datagram arrived for `udp.receive_timeout_s`."""
         timeout = self.settings.udp.receive_timeout_s
+        announced: bool | None = None  # what the engine was last told; a restarted watchdog tells it again
         while True:
             last = self.ingest.last_datagram_monotonic
             receiving = last is not None and time.monotonic() - last < timeout
-            if receiving != self.status.receiving:
+            if receiving != announced:
+                if receiving != self.status.receiving:
+                    log.info("game telemetry %s", "arriving" if receiving else f"silent for {timeout:g} s")
                 self.status.receiving = receiving
-                log.info("game telemetry %s", "arriving" if receiving else f"silent for {timeout:g} s")
                 self.engine.mark("game")
                 self.link.wake()
+                announced = receiving
             await asyncio.sleep(WATCHDOG_INTERVAL_S)
 
     async def _rates(self) -> None:
@@ -146,6 +183,27 @@ class Bridge:
             if now - last_summary >= SUMMARY_INTERVAL_S:
                 last_summary = now
                 log.info(self.summary())
+
+    async def _flush_faults(self) -> None:
+        """The log lines of caught failures and refusals, written off the hot path."""
+        while True:
+            await asyncio.sleep(FAULTS_FLUSH_S)
+            self.faults.flush()
+
+    def tasks(self) -> dict[str, Callable[[], Awaitable[None]]]:
+        """The long-lived tasks beside the MQTT link, by name; each runs under `supervise`."""
+        return {"ticker": self._ticker, "watchdog": self._watchdog, "rates": self._rates, "faults": self._flush_faults}
+
+    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+        """What escaped a timer or callback (a reader's timer, a library's callback) goes to `faults` too."""
+        exc = context.get("exception")
+        if not isinstance(exc, Exception):
+            loop.default_exception_handler(context)  # a warning without an exception (a task destroyed pending...)
+            return
+        handle, task = context.get("handle"), context.get("future") or context.get("task")
+        code = getattr(handle, "_callback", None) or (task.get_coro() if isinstance(task, asyncio.Task) else None)
+        where = f"loop.{getattr(code, '__qualname__', 'callback')}"  # named by code: a bounded set
+        self.faults.error(where, exc, f"{where} failed: {context.get('message', 'in the event loop')}: {exc!r}")
 
     def summary(self) -> str:
         drops = ", ".join(f"{k} {v}" for k, v in sorted(self.ingest.dropped.items())) or "none"
@@ -212,7 +270,10 @@ class Bridge:
         # Everything built so far lives as long as the process: keep it out of the collector's full passes,
         # which otherwise stall the loop for tens of milliseconds now and then.
         gc.freeze()
-        helpers = [asyncio.create_task(c) for c in (self._ticker(), self._watchdog(), self._rates())]
+        previous_handler = loop.get_exception_handler()
+        loop.set_exception_handler(self._loop_exception)
+        helpers = [asyncio.create_task(supervise(name, body, self.faults), name=f"rigbridge-{name}")
+                   for name, body in self.tasks().items()]
         try:
             await self.link.run(self.stopping)
         finally:
@@ -226,6 +287,8 @@ class Bridge:
                 self.recorder.close()
             if self.metrics is not None:
                 await self.metrics.close()
+            loop.set_exception_handler(previous_handler)
+            self.faults.flush()
 
 
 def configure_logging(level: str) -> None:

@@ -3,9 +3,10 @@
 Every place that catches an exception (or deliberately refuses something it was given) reports it here under a
 short, code-chosen `where` ("decode", "writer", "engine.tick", "forward", ...). A report is counted at once, by
 (where, kind), where kind is the exception's type name or a reason chosen by the caller. Logging is deferred:
-the first report of a key, and after that at most one summary per key per `interval_s`, is queued, and `flush()`
-(called by its own task, and at shutdown) writes the queue to the log. The hot path therefore does no I/O here:
-a report is a counter increment and, rarely, an append to a bounded deque.
+the first report of a key is queued (with the exception, so the log shows its traceback), and `flush()` (called
+by its own task about once a second, and at shutdown) writes the queue to the log, adding at most one summary
+line per key per `interval_s` for the reports since (how many, and the latest message). The hot path therefore
+does no I/O here: a report is a counter increment and, once per key, an append to a bounded deque.
 
 The keys are chosen by code, not by data, but exception types and reasons can still be many: past `MAX_KEYS`
 distinct keys, new ones are counted under (where, "other") so the table stays bounded whatever arrives.
@@ -48,8 +49,10 @@ class Faults:
         self.clock = clock
         self.counts: Counter[tuple[str, str]] = Counter()
         self.queue: deque[Report] = deque(maxlen=MAX_QUEUED)
+        self.levels: dict[tuple[str, str], int] = {}  # each key's level (ERROR: caught exception, WARNING: refusal)
         self._logged_at: dict[tuple[str, str], float] = {}
-        self._since_logged: Counter[tuple[str, str]] = Counter()
+        self._since_logged: Counter[tuple[str, str]] = Counter()  # reports not logged yet, per key
+        self._latest: dict[tuple[str, str], str] = {}  # the message of the latest of those
 
     # ------------------------------------------------------------------------------------------ reporting
 
@@ -66,17 +69,13 @@ class Faults:
         if key not in self.counts and len(self.counts) >= MAX_KEYS:
             key = (where, OTHER)
         self.counts[key] += 1
-        now = self.clock()
-        logged_at = self._logged_at.get(key)
-        if logged_at is None:
-            self._logged_at[key] = now
-            self.queue.append(Report(key[0], key[1], level, message, exc, 0))
+        if key in self._logged_at:
+            self._since_logged[key] += 1  # flush() writes the summary once the key's interval has passed
+            self._latest[key] = message
             return
-        self._since_logged[key] += 1
-        if now - logged_at >= self.interval_s:
-            repeated = self._since_logged.pop(key)
-            self._logged_at[key] = now
-            self.queue.append(Report(key[0], key[1], level, message, None, repeated))
+        self._logged_at[key] = self.clock()
+        self.levels[key] = level
+        self.queue.append(Report(key[0], key[1], level, message, exc, 0))
 
     # ------------------------------------------------------------------------------------------ reading
 
@@ -87,11 +86,27 @@ class Faults:
         return sum(n for (w, _), n in self.counts.items() if w == where)
 
     @property
+    def errors(self) -> dict[tuple[str, str], int]:
+        """Caught exceptions, by (where, exception type): empty while nothing has gone wrong."""
+        return {key: n for key, n in self.counts.items() if self.levels.get(key) == logging.ERROR}
+
+    @property
+    def refusals(self) -> dict[tuple[str, str], int]:
+        """Inputs refused or skipped on purpose, by (where, reason)."""
+        return {key: n for key, n in self.counts.items() if self.levels.get(key) != logging.ERROR}
+
+    @property
     def total(self) -> int:
         return sum(self.counts.values())
 
     def flush(self, logger: logging.Logger = log) -> int:
-        """Write the queued records to the log; returns how many. Called off the hot path."""
+        """Write the queued records, and the summaries now due, to the log; returns how many. Called off the hot
+        path, about once a second."""
+        now = self.clock()
+        for key in [k for k in self._since_logged if now - self._logged_at[k] >= self.interval_s]:
+            self._logged_at[key] = now
+            message = self._latest.pop(key)
+            self.queue.append(Report(key[0], key[1], self.levels[key], message, None, self._since_logged.pop(key)))
         written = 0
         while self.queue:
             report = self.queue.popleft()

@@ -4,17 +4,21 @@
 exception goes to `Faults` (counted, logged once with its traceback, then throttled) and `body` is started again
 after a delay that doubles from `restart_min_s` to `restart_max_s` and resets once a run has lasted longer than
 `restart_max_s`. Cancellation is not a failure: it ends the supervisor at once.
+
+`supervise_thread` does the same for the body of a thread (the metrics HTTP server): a thread must not touch
+`Faults` itself, so its failures go through `report`, which hands them to the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Awaitable, Callable
 
 from bridge.faults import Faults
 
-__all__ = ["supervise"]
+__all__ = ["supervise", "supervise_thread"]
 
 RESTART_MIN_S = 0.05
 RESTART_MAX_S = 5.0
@@ -38,8 +42,33 @@ async def supervise(
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the point of a supervisor: report and restart
-            faults.error(f"task.{name}", exc, f"task {name} failed and restarts: {exc!r}")
+            faults.error(f"task.{name}", exc, f"task.{name} failed and restarts: {exc!r}")
         if time.monotonic() - started > restart_max_s:
             delay = restart_min_s
         await asyncio.sleep(delay)
+        delay = min(delay * 2, restart_max_s)
+
+
+def supervise_thread(
+    name: str,
+    body: Callable[[], None],
+    report: Callable[[str, Exception, str], None],
+    stopping: threading.Event,
+    *,
+    restart_min_s: float = RESTART_MIN_S,
+    restart_max_s: float = RESTART_MAX_S,
+) -> None:
+    """Run `body` on this thread until it returns or `stopping` is set; `report(where, exc, message)` each failure."""
+    delay = restart_min_s
+    while not stopping.is_set():
+        started = time.monotonic()
+        try:
+            body()
+            return
+        except Exception as exc:  # noqa: BLE001 - reported and restarted, as supervise() does
+            report(f"task.{name}", exc, f"task.{name} failed and restarts: {exc!r}")
+        if time.monotonic() - started > restart_max_s:
+            delay = restart_min_s
+        if stopping.wait(delay):
+            return
         delay = min(delay * 2, restart_max_s)

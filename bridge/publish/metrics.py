@@ -11,8 +11,9 @@ the exporter's own registry (never the global default one, so several bridges ca
 
 Every series carries a constant `rig` label (`mqtt.rig`), so one Prometheus can scrape several rigs and the
 dashboards select one with their `$rig` variable; `rigbridge_info{rig, version}` lists the rigs. Label values
-are bounded: car indices (0-23), wheels, sectors, packet names, drop reasons, rate classes, broker states, and
-the enumerations of the game's spec (compounds, tracks, weather...). Driver names and teams appear only in
+are bounded: car indices (0-23), wheels, sectors, packet names, drop reasons, rate classes, broker states, the
+places and kinds of caught failures (chosen by code, at most `faults.MAX_KEYS` pairs), and the enumerations of
+the game's spec (compounds, tracks, weather...). Driver names and teams appear only in
 `rigbridge_car_info`, one series per active car.
 
 Units are base units: seconds, meters, meters per second, celsius, pascals, joules, kilograms, and ratios
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import errno
 import logging
 import socket
@@ -48,11 +50,13 @@ from prometheus_client.registry import Collector
 
 from bridge.config import MetricsSettings
 from bridge.games.f1.codec import REASONS
-from bridge.ingest.stats import HANDLER_ERROR, KERNEL_OVERFLOW, NOT_ALLOWED
+from bridge.ingest.stats import HANDLER_ERROR, KERNEL_OVERFLOW, NOT_ALLOWED, OTHER_SOURCE
 from bridge.ingest.udp import PortInUseError
 from bridge.publish.catalog import CATALOG, RATE_CLASSES, WHEELS, Field, by_path
 from bridge.state.schema import CAR_COLUMNS, CAR_SOURCES
+from bridge.state.session import STALE_REASONS
 from bridge.status import Histogram
+from bridge.supervise import supervise, supervise_thread
 
 if TYPE_CHECKING:
     from bridge.app import Bridge
@@ -79,7 +83,7 @@ REQUEST_TIMEOUT_S = 10.0  # a client (or a TLS handshake) that stalls longer is 
 MAX_CARS = 24  # car slots in any format: the `car` label is 0..23
 PSI_TO_PASCALS = 6894.757293168
 
-DROP_REASONS = (*REASONS, NOT_ALLOWED, KERNEL_OVERFLOW, HANDLER_ERROR)
+DROP_REASONS = (*REASONS, NOT_ALLOWED, OTHER_SOURCE, KERNEL_OVERFLOW, HANDLER_ERROR)
 BROKER_STATES = ("starting", "connected", "reconnecting", "stopped")
 PUBLISH_CLASSES = (*RATE_CLASSES, "event", "status", "discovery", "clear")
 
@@ -187,6 +191,12 @@ class Snapshot:
     pending: int
     latency: HistogramCopy
     lag: HistogramCopy
+    # failures: caught exceptions and refusals by (where, kind), stale packets and refused publishes by reason
+    errors: dict[tuple[str, str], int] = field(default_factory=dict)
+    refusals: dict[tuple[str, str], int] = field(default_factory=dict)
+    stale: dict[str, int] = field(default_factory=dict)
+    publish_failure_reasons: dict[str, int] = field(default_factory=dict)
+    oversize_skipped: int = 0
     # telemetry (raw values; scaled when the families are built)
     context: list[Any] = field(default_factory=list)  # aligned with CONTEXT_GAUGES
     player: list[Any] | None = None  # aligned with PLAYER_GAUGES; None: no player car (spectating)
@@ -266,6 +276,11 @@ def take_snapshot(bridge: Bridge, lag: Histogram, cache: ColumnCache | None = No
         pending=engine.pending_size(),
         latency=HistogramCopy.of(status.latency),
         lag=HistogramCopy.of(lag),
+        errors=bridge.faults.errors,
+        refusals=bridge.faults.refusals,
+        stale=dict(bridge.state.stale_dropped),
+        publish_failure_reasons=dict(status.publish_failures_by_reason),
+        oversize_skipped=status.oversize_skipped,
     )
     ctx = engine.context
     snap.context = [g.read(ctx) for g in CONTEXT_GAUGES]
@@ -358,6 +373,15 @@ def labelled_counter(name: str, doc: str, rig: str, label: str, counts: dict[str
     return family
 
 
+def fault_counter(name: str, doc: str, rig: str, kind: str, counts: dict[tuple[str, str], int]) -> Family:
+    """A counter per (where, kind) reported to `Faults` (a table bounded by `faults.MAX_KEYS`)."""
+    family = Family(name, doc, "counter")
+    labels = ("rig", "where", kind)
+    for (where, what), n in sorted(counts.items()):
+        family.add(labels, (rig, where, what), n, "_total")
+    return family
+
+
 def histogram(name: str, doc: str, rig: str, h: HistogramCopy) -> Family:
     family = Family(name, doc, "histogram")
     running = 0
@@ -393,10 +417,21 @@ def health_families(snap: Snapshot, rig: str) -> list[Family]:
         counter("rigbridge_datagrams_forwarded", "datagrams forwarded, one per datagram per target", rig,
                 snap.forwarded),
         counter("rigbridge_datagrams_forward_errors", "forwarding sends that failed", rig, snap.forward_errors),
+        labelled_counter("rigbridge_packets_stale", "decoded packets the session state ignored as stale, by reason",
+                         rig, "reason", snap.stale, STALE_REASONS),
+        fault_counter("rigbridge_errors", "exceptions caught and survived, by where (a stage of the datagram "
+                      "handler, a task, a reader) and exception type", rig, "kind", snap.errors),
+        fault_counter("rigbridge_refusals", "inputs refused or skipped on purpose, by where and reason", rig,
+                      "reason", snap.refusals),
         gauge("rigbridge_game_receiving", "1 while telemetry arrives from the game", rig, int(snap.receiving)),
         labelled_counter("rigbridge_mqtt_messages_published", "MQTT messages the broker accepted, by rate class",
                          rig, "rate_class", snap.published, PUBLISH_CLASSES),
         counter("rigbridge_mqtt_publish_failures", "MQTT publishes that failed", rig, snap.publish_failures),
+        labelled_counter("rigbridge_mqtt_publish_failures_by_reason", "MQTT publishes that failed, by reason "
+                         "(disconnected, oversize, or the broker's MQTT 5 reason such as not_authorized)", rig,
+                         "reason", snap.publish_failure_reasons, ()),
+        counter("rigbridge_mqtt_oversize_skipped", "messages larger than the broker's maximum packet size, "
+                "skipped", rig, snap.oversize_skipped),
         gauge("rigbridge_mqtt_connected", "1 while connected to the broker", rig, int(snap.broker_connected)),
         states,
         counter("rigbridge_mqtt_reconnects", "broker connections after the first one", rig, snap.reconnects),
@@ -636,8 +671,10 @@ class MetricsExporter:
         self.registry.register(BridgeCollector(self))
         self.text = TextFormat()
         self.columns = ColumnCache()  # touched on the loop thread only, by take_snapshot
+        self.faults = bridge.faults
         self.snapshot_failures = 0
         self._failures_lock = threading.Lock()
+        self._closing = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -665,12 +702,10 @@ class MetricsExporter:
         server.set_app(self._app)
         self._loop = asyncio.get_running_loop()
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": POLL_INTERVAL_S}, name="rigbridge-metrics",
-            daemon=True,
-        )
+        self._closing.clear()
+        self._thread = threading.Thread(target=self._serve, args=(server,), name="rigbridge-metrics", daemon=True)
         self._thread.start()
-        self._lag_task = self._loop.create_task(self._watch_lag())
+        self._lag_task = self._loop.create_task(supervise("metrics.lag", self._watch_lag, self.faults))
         host, port = self.address
         log.info("metrics on %s://%s:%s/metrics", "https" if context else "http",
                  f"[{host}]" if ":" in host else host, port)
@@ -678,6 +713,7 @@ class MetricsExporter:
     async def close(self) -> None:
         """Stop the lag probe and the server; scrapes in flight get no snapshot any more."""
         self._loop = None
+        self._closing.set()
         task, self._lag_task = self._lag_task, None
         if task is not None:
             task.cancel()
@@ -686,6 +722,18 @@ class MetricsExporter:
         thread, self._thread = self._thread, None
         if server is not None:
             await asyncio.to_thread(self._shutdown, server, thread)
+
+    def _serve(self, server: _Server) -> None:
+        """The server thread: serve until closed; a failure of the server loop is reported and it serves again."""
+        supervise_thread("metrics.server", lambda: server.serve_forever(poll_interval=POLL_INTERVAL_S),
+                         self._report, self._closing)
+
+    def _report(self, where: str, exc: Exception, message: str) -> None:
+        """A failure on a server thread, handed to the loop: `Faults` belongs to the loop thread."""
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: the bridge is stopping
+                loop.call_soon_threadsafe(self.faults.error, where, exc, message)
 
     @staticmethod
     def _shutdown(server: _Server, thread: threading.Thread | None) -> None:
@@ -711,12 +759,11 @@ class MetricsExporter:
     async def _watch_lag(self) -> None:
         """Sleep `LAG_INTERVAL_S` again and again; how much later than asked the loop woke us is its lag."""
         loop = asyncio.get_running_loop()
-        observe = self.lag.observe
         while True:
             before = loop.time()
             await asyncio.sleep(LAG_INTERVAL_S)
             lag = loop.time() - before - LAG_INTERVAL_S
-            observe(lag if lag > 0.0 else 0.0)
+            self.lag.observe(lag if lag > 0.0 else 0.0)
 
     # ------------------------------------------------------------------------------------------ server side
 
@@ -741,7 +788,14 @@ class MetricsExporter:
             start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8"),
                                              ("Content-Length", str(len(body)))])
             return [body]
-        body = self.text.render(self.collect())
+        try:
+            body = self.text.render(self.collect())
+        except Exception as exc:  # noqa: BLE001 - reported; the next scrape tries again
+            self._report("metrics.render", exc, f"metrics.render failed (this scrape answers 500): {exc!r}")
+            body = b"the metrics could not be rendered (logged)\n"
+            start_response("500 Internal Server Error", [("Content-Type", "text/plain; charset=utf-8"),
+                                                         ("Content-Length", str(len(body)))])
+            return [body]
         start_response("200 OK", [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(body)))])
         return [] if method == "HEAD" else [body]
 
@@ -757,7 +811,9 @@ class MetricsExporter:
                 return  # the scrape gave up waiting
             try:
                 future.set_result(take_snapshot(self.bridge, self.lag, self.columns))
-            except BaseException as exc:  # noqa: BLE001 - handed to the waiting scrape
+            except Exception as exc:  # noqa: BLE001 - reported here, on the loop; the scrape answers without it
+                self.faults.error("metrics.snapshot", exc,
+                                  f"metrics.snapshot failed (a scrape without the bridge's figures): {exc!r}")
                 future.set_exception(exc)
 
         try:
@@ -769,13 +825,14 @@ class MetricsExporter:
         except TimeoutError:
             future.cancel()
             self._failed("the event loop did not answer within %.1f s", SNAPSHOT_TIMEOUT_S)
-        except Exception:  # noqa: BLE001 - a bug in a read must not break the endpoint
-            self._failed("taking the snapshot failed", exc_info=True)
+        except Exception:  # noqa: BLE001 - a bug in a read must not break the endpoint; reported on the loop
+            with self._failures_lock:
+                self.snapshot_failures += 1
         return None
 
-    def _failed(self, message: str, *args: Any, exc_info: bool = False) -> None:
+    def _failed(self, message: str, *args: Any) -> None:
+        """A scrape the loop did not answer: logged from here, since the loop (and its faults log) is stuck."""
         with self._failures_lock:
             self.snapshot_failures += 1
             first = self.snapshot_failures == 1
-        (log.warning if first else log.debug)("metrics scrape without bridge figures: " + message, *args,
-                                               exc_info=exc_info)
+        (log.warning if first else log.debug)("metrics scrape without bridge figures: " + message, *args)

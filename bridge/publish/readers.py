@@ -3,6 +3,7 @@
 A reader looks at the state after each packet (`on_packet`), may subscribe to topics (`subscriptions`,
 `on_message`), and is told after every (re)connect (`on_connect`). It publishes by offering messages to the
 engine's latest-wins map, so it inherits change-only sending, bounded memory and the reconnect snapshot.
+An exception in a reader is reported under `reader_stage(reader)` (`reader.homeassistant`) and stops nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ class Reader(Protocol):
     def on_connect(self) -> None: ...
 
     def on_message(self, topic: str, payload: bytes) -> None: ...
+
+
+def reader_stage(reader: Reader) -> str:
+    """The name a reader's failures are reported under: `reader.homeassistant`, `reader.wled`."""
+    return f"reader.{type(reader).__name__.lower()}"
 
 
 def build_readers(bridge: Bridge) -> list[Reader]:

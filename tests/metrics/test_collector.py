@@ -18,6 +18,7 @@ from bridge.games.f1.codec import build, encode
 from bridge.games.f1.layouts import LAYOUTS
 from bridge.publish import metrics as M
 from bridge.publish.catalog import CATALOG, WHEELS
+from bridge.state.session import STALE_REASONS
 from bridge.status import Histogram
 from tests.harness import settings_for
 from tests.metrics.conftest import UNIT_RIG, feed, synthetic_frames
@@ -98,7 +99,7 @@ def test_label_values_are_bounded(raced_bridge: Bridge, monkeypatch: pytest.Monk
         "car": {str(i) for i in range(M.MAX_CARS)},
         "wheel": set(WHEELS),
         "sector": {"1", "2", "3"},
-        "reason": set(M.DROP_REASONS),
+        "reason": {*M.DROP_REASONS, *STALE_REASONS},
         "rate_class": set(M.PUBLISH_CLASSES),
         "state": set(M.BROKER_STATES),
         "packet": packets,
