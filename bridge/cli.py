@@ -113,6 +113,20 @@ def _cmd_topics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ha_recorder_exclude(args: argparse.Namespace) -> int:
+    from bridge.app import default_config_path
+    from bridge.config import ConfigError, load_settings
+    from bridge.publish.homeassistant import recorder_exclude
+
+    try:
+        settings = load_settings(args.config or default_config_path())
+    except ConfigError as exc:
+        print(f"rigbridge: invalid configuration:\n{exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(recorder_exclude(settings))
+    return 0
+
+
 def _cmd_decode(args: argparse.Namespace) -> int:
     from bridge.games.f1.decode_cli import decode_files
 
@@ -207,6 +221,14 @@ def build_parser() -> argparse.ArgumentParser:
         "rigbridge topics --markdown > docs/topics.md",
     )
     p.add_argument("--markdown", action="store_true", help="a Markdown table (docs/topics.md is this output)")
+
+    p = add(
+        "ha-recorder-exclude",
+        _cmd_ha_recorder_exclude,
+        "Home Assistant `recorder: exclude:` YAML for this rig's fast-changing entities",
+        "rigbridge ha-recorder-exclude -c config/rigbridge.yaml >> /config/configuration.yaml",
+    )
+    p.add_argument("-c", "--config", metavar="FILE", help="config file (default: ./rigbridge.yaml if present)")
 
     p = add(
         "check-config",

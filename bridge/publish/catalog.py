@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bridge.games.f1.enums import slug
+from bridge.games.f1.enums import slug, slugify, table
 
 RATE_CLASSES = ("realtime", "on_change", "fast", "normal", "slow")
 WHEELS = ("rl", "rr", "fl", "fr")  # the game's wheel order
@@ -31,8 +31,32 @@ class Ha:
     state_class: str | None = "measurement"
     unit: str | None = None
     enabled: bool = True  # enabled_by_default: fast-changing sensors start disabled
-    icon: str | None = None
+    icon: str | None = None  # an `mdi:` icon
     diagnostic: bool = False  # entity_category: diagnostic (bridge health)
+    name: str | None = None  # entity name, where the one made from the topic path would not read well
+    # What Home Assistant shows for each payload (payload -> readable name). For an `enum` sensor the names are
+    # its `options`; any payload not listed (a new game's id) shows as unknown.
+    labels: tuple[tuple[str, str], ...] = ()
+    precision: int | None = None  # suggested_display_precision, where it differs from the payload's decimals
+
+
+def game_labels(enum: str, none: str | None = None) -> tuple[tuple[str, str], ...]:
+    """(payload, readable name) of every value of a game enumeration, over every supported format. A value the
+    game calls "None" needs another name (`none`): Home Assistant reads the state `None` as unknown."""
+    seen: dict[str, str] = {}
+    for fmt in (2023, 2024, 2025, 2026):
+        for name in table(enum, fmt).values():
+            readable = name
+            if name == "None":
+                assert none is not None, f"{enum} has a value named None: give it a readable name"
+                readable = none
+            seen.setdefault(slugify(name), readable)
+    return tuple(seen.items())
+
+
+def plain_labels(*slugs: str) -> tuple[tuple[str, str], ...]:
+    """Readable names of payloads the bridge makes itself: `virtual_safety_car` -> `Virtual safety car`."""
+    return tuple((s, s.replace("_", " ").capitalize()) for s in slugs)
 
 
 @dataclass(frozen=True)
@@ -187,14 +211,17 @@ def _car_fields(defs: list[CarField]) -> Iterator[Field]:
             )
 
 
-_TEMP = Ha(device_class="temperature", unit="°C", enabled=False)
-_PRESSURE = Ha(device_class="pressure", unit="psi", enabled=False)
-_DURATION_MS = Ha(device_class="duration", unit="ms")
-_PCT = Ha(unit="%")
-_COUNT = Ha(state_class="measurement")
+_TEMP = Ha(device_class="temperature", unit="°C", enabled=False, icon="mdi:thermometer")
+# kPa: Home Assistant's pressure unit for metric systems, so it shows the value as sent, not converted from psi.
+_PRESSURE = Ha(device_class="pressure", unit="kPa", enabled=False, icon="mdi:car-tire-alert", precision=0)
+_DURATION_MS = Ha(device_class="duration", unit="ms", icon="mdi:timer-outline")
+_PCT = Ha(unit="%", icon="mdi:percent")
+_COUNT = Ha(state_class="measurement", icon="mdi:counter")
 _ENUM = Ha(device_class="enum", state_class=None)
 _TEXT = Ha(state_class=None)
 _BOOL = Ha(component="binary_sensor", state_class=None)
+_SECTOR_COLOURS = plain_labels("purple", "green", "yellow")
+PSI_TO_KPA = 6.894757293168  # 1 psi in kPa
 
 TEL, LAP, STATUS, DAMAGE, PART, MOTION = (
     "cars.telemetry", "cars.lap", "cars.status", "cars.damage", "participants", "cars.motion",
@@ -202,10 +229,10 @@ TEL, LAP, STATUS, DAMAGE, PART, MOTION = (
 
 CAR_FIELDS: list[CarField] = [
     # identity
-    CarField("name", "name", PART, "text", player_rate="on_change", car_rate="on_change", ha=_TEXT,
-             description="driver name"),
+    CarField("name", "name", PART, "text", player_rate="on_change", car_rate="on_change",
+             ha=replace(_TEXT, name="Driver", icon="mdi:account"), description="driver name"),
     CarField("team", "team_id", PART, "enum", convert=_slug("teamId"), player_rate="on_change", car_rate="on_change",
-             ha=_TEXT, description="team"),
+             ha=replace(_TEXT, icon="mdi:account-group", labels=game_labels("teamId")), description="team"),
     CarField("race_number", "race_number", PART, "int", player_rate="on_change", car_rate="on_change",
              description="car number"),
     CarField("nationality", "nationality_id", PART, "enum", convert=_slug("nationality"), player_rate="on_change",
@@ -214,10 +241,12 @@ CAR_FIELDS: list[CarField] = [
              description="true for an AI driver, false for a human"),
     # race position and timing
     CarField("position", "position", LAP, "int", player_rate="on_change", car_rate="on_change",
-             ha=_COUNT, prom=Prom("position", "race position (1 = leader)"), description="race position"),
+             ha=replace(_COUNT, icon="mdi:podium"), prom=Prom("position", "race position (1 = leader)"),
+             description="race position"),
     CarField("grid_position", "grid_position", LAP, "int", player_rate="on_change", car_rate="on_change",
              description="starting grid position"),
-    CarField("lap", "lap", LAP, "int", player_rate="on_change", car_rate="on_change", ha=_COUNT,
+    CarField("lap", "lap", LAP, "int", player_rate="on_change", car_rate="on_change",
+             ha=replace(_COUNT, icon="mdi:flag-checkered"),
              prom=Prom("lap", "current lap number"), description="current lap number"),
     CarField("lap_distance_m", "lap_distance_m", LAP, "float", "m", 0, player_rate="fast",
              car_rate="normal", deadband=5.0, retain=False,
@@ -236,97 +265,113 @@ CAR_FIELDS: list[CarField] = [
     *[
         CarField(f"last_lap/sector{s + 1}_ms", None, "laps", "int", "ms",
                  read=_last_lap(lambda lap, s=s: lap.sectors_ms[s] or None), player_rate="on_change", car_rate=None,
-                 ha=_DURATION_MS, description=f"sector {s + 1} of the last completed lap")
+                 ha=replace(_DURATION_MS, name=f"Last lap sector {s + 1}"),
+                 description=f"sector {s + 1} of the last completed lap")
         for s in range(3)
     ],
     *[
         CarField(f"last_lap/sector{s + 1}_colour", None, "laps", "text",
                  read=_last_lap(lambda lap, s=s: lap.sector_colours[s] or None), player_rate="on_change", car_rate=None,
-                 ha=_ENUM, description=f"sector {s + 1} of the last lap: purple (overall best), green (personal), yellow")
+                 ha=replace(_ENUM, name=f"Last lap sector {s + 1} colour", icon="mdi:palette", labels=_SECTOR_COLOURS),
+                 description=f"sector {s + 1} of the last lap: purple (overall best), green (personal), yellow")
         for s in range(3)
     ],
     CarField("gap_ahead_ms", "gap_ahead_ms", LAP, "int", "ms", player_rate="normal", car_rate="normal",
-             deadband=50, ha=_DURATION_MS, prom=Prom("gap_ahead_seconds", "gap to the car ahead", 0.001),
+             deadband=50, ha=replace(_DURATION_MS, name="Gap to car ahead", icon="mdi:timer-sand"),
+             prom=Prom("gap_ahead_seconds", "gap to the car ahead", 0.001),
              description="gap to the car ahead (0 for the leader)"),
     CarField("gap_leader_ms", "gap_leader_ms", LAP, "int", "ms", player_rate="normal", car_rate="normal",
-             deadband=50, ha=_DURATION_MS, prom=Prom("gap_leader_seconds", "gap to the race leader", 0.001),
+             deadband=50, ha=replace(_DURATION_MS, name="Gap to leader", icon="mdi:timer-sand"),
+             prom=Prom("gap_leader_seconds", "gap to the race leader", 0.001),
              description="gap to the race leader"),
     CarField("pit_status", "pit_status", LAP, "enum", convert=_slug("pitStatus"), player_rate="on_change",
-             car_rate="on_change", ha=_ENUM, description="none, pitting (in the pit lane) or in the pit area"),
+             car_rate="on_change", ha=replace(_ENUM, icon="mdi:wrench", labels=game_labels("pitStatus", none="On track")),
+             description="none, pitting (in the pit lane) or in the pit area"),
     CarField("pit_stops", "pit_stops", LAP, "int", player_rate="on_change", car_rate="on_change",
-             ha=_COUNT, prom=Prom("pit_stops", "pit stops made"), description="pit stops made"),
+             ha=replace(_COUNT, icon="mdi:car-wrench"), prom=Prom("pit_stops", "pit stops made"),
+             description="pit stops made"),
     CarField("pit_time_lost_ms", "pit_time_lost_ms", "pit", "int", "ms", player_rate="on_change",
-             car_rate="on_change", ha=_DURATION_MS, description="time spent in the pit lane this race"),
+             car_rate="on_change", ha=replace(_DURATION_MS, name="Time lost in the pits"),
+             description="time spent in the pit lane this race"),
     CarField("penalties_s", "penalties_s", LAP, "int", "s", player_rate="on_change", car_rate="on_change",
-             ha=Ha(device_class="duration", unit="s"), description="time penalties accumulated"),
+             ha=Ha(device_class="duration", unit="s", name="Time penalties", icon="mdi:timer-alert"),
+             description="time penalties accumulated"),
     CarField("warnings", "warnings", LAP, "int", player_rate="on_change", car_rate="on_change",
-             ha=_COUNT, description="track-limit and other warnings"),
+             ha=replace(_COUNT, icon="mdi:alert"), description="track-limit and other warnings"),
     CarField("lap_invalid", "lap_invalid", LAP, "bool", player_rate="on_change", car_rate=None,
-             ha=_BOOL, description="the current lap is invalid"),
+             ha=replace(_BOOL, name="Lap invalid", icon="mdi:close-octagon"), description="the current lap is invalid"),
     CarField("result_status", "result_status", LAP, "enum", convert=_slug("resultStatus"), player_rate="on_change",
-             car_rate="on_change", ha=_ENUM, description="active, finished, retired, ..."),
+             car_rate="on_change", ha=replace(_ENUM, name="Result", icon="mdi:trophy", labels=game_labels("resultStatus")),
+             description="active, finished, retired, ..."),
     # tyres (per car)
     CarField("tyre_compound", "tyre_compound_id", STATUS, "enum",
-             convert=_slug("actualTyreCompound"), player_rate="on_change", car_rate="on_change", ha=_ENUM, description="actual compound (C1-C6, inter...)"),
+             convert=_slug("actualTyreCompound"), player_rate="on_change", car_rate="on_change",
+             ha=replace(_ENUM, icon="mdi:tire", labels=game_labels("actualTyreCompound")),
+             description="actual compound (C1-C6, inter...)"),
     CarField("tyre_visual", "tyre_visual_id", STATUS, "enum", convert=_slug("visualTyreCompound"), player_rate="on_change",
-             car_rate="on_change", ha=_ENUM, description="visual compound: soft, medium, hard, inter, wet"),
+             car_rate="on_change", ha=replace(_ENUM, name="Tyre", icon="mdi:tire", labels=game_labels("visualTyreCompound")),
+             description="visual compound: soft, medium, hard, inter, wet"),
     CarField("tyre_age_laps", "tyre_age_laps", STATUS, "int", "laps", player_rate="on_change",
-             car_rate="on_change", ha=_COUNT, prom=Prom("tyre_age_laps", "laps on the current tyres"),
+             car_rate="on_change", ha=replace(_COUNT, icon="mdi:tire"), prom=Prom("tyre_age_laps", "laps on the current tyres"),
              description="laps on the current tyres"),
     CarField("tyre_wear_pct", "tyre_wear_pct", DAMAGE, "float", "%", 1, convert=_avg, player_rate="normal",
-             car_rate="slow", deadband=0.2, ha=_PCT, description="average wear of the four tyres"),
+             car_rate="slow", deadband=0.2, ha=replace(_PCT, icon="mdi:tire"), description="average wear of the four tyres"),
     CarField("tyre_wear_rate_pct_per_lap", "wear_rate_pct_per_lap", "laps", "float", "%", 2,
-             player_rate="on_change", car_rate=None, ha=_PCT, description="average tyre wear over the last lap"),
+             player_rate="on_change", car_rate=None, ha=replace(_PCT, name="Tyre wear per lap", icon="mdi:tire"),
+             description="average tyre wear over the last lap"),
     CarField("stint_laps", "stint_laps", LAP, "int", "laps", player_rate="on_change", car_rate=None,
              description="laps in the current stint"),
     # inputs and engine
     CarField("speed_kph", "speed_kph", TEL, "int", "km/h", player_rate="fast", car_rate="normal",
-             deadband=1, ha=Ha(device_class="speed", unit="km/h"),
+             deadband=1, ha=Ha(device_class="speed", unit="km/h", icon="mdi:speedometer"),
              prom=Prom("speed_meters_per_second", "speed", 1 / 3.6), description="speed"),
-    CarField("gear", "gear", TEL, "int", player_rate="realtime", car_rate="normal", ha=_COUNT,
+    CarField("gear", "gear", TEL, "int", player_rate="realtime", car_rate="normal",
+             ha=replace(_COUNT, icon="mdi:car-shift-pattern"),
              prom=Prom("gear", "gear (-1 reverse, 0 neutral)"), description="gear: -1 reverse, 0 neutral, 1-8"),
     CarField("rpm", "rpm", TEL, "int", "rpm", player_rate="fast", car_rate=None, deadband=50,
-             ha=Ha(unit="rpm"), prom=Prom("engine_rpm", "engine speed, revolutions per minute"),
+             ha=Ha(unit="rpm", name="RPM", icon="mdi:engine"), prom=Prom("engine_rpm", "engine speed, revolutions per minute"),
              description="engine speed"),
     CarField("throttle_pct", "throttle", TEL, "float", "%", 0, convert=_pct, player_rate="realtime", car_rate=None,
-             deadband=1, ha=_PCT, prom=Prom("throttle_ratio", "throttle, 0 to 1", 0.01),
+             deadband=1, ha=replace(_PCT, icon="mdi:car-speed-limiter"), prom=Prom("throttle_ratio", "throttle, 0 to 1", 0.01),
              description="throttle"),
     CarField("brake_pct", "brake", TEL, "float", "%", 0, convert=_pct, player_rate="realtime", car_rate=None, deadband=1,
-             ha=_PCT, prom=Prom("brake_ratio", "brake, 0 to 1", 0.01), description="brake"),
+             ha=replace(_PCT, icon="mdi:car-brake-alert"), prom=Prom("brake_ratio", "brake, 0 to 1", 0.01), description="brake"),
     CarField("steer_pct", "steer", TEL, "float", "%", 0, convert=_pct, player_rate="fast", car_rate=None, deadband=1,
              description="steering, -100 full left to 100 full right"),
     CarField("clutch_pct", "clutch", TEL, "int", "%", player_rate="fast", car_rate=None,
              description="clutch"),
-    CarField("drs", "drs_open", TEL, "bool", player_rate="fast", car_rate="on_change", ha=_BOOL,
-             description="DRS flap open"),
+    CarField("drs", "drs_open", TEL, "bool", player_rate="fast", car_rate="on_change",
+             ha=replace(_BOOL, name="DRS open", icon="mdi:arrow-expand-vertical"), description="DRS flap open"),
     CarField("drs_allowed", "drs_allowed", STATUS, "bool", player_rate="on_change", car_rate=None,
-             ha=_BOOL, description="DRS may be opened"),
+             ha=replace(_BOOL, icon="mdi:arrow-expand-vertical"), description="DRS may be opened"),
     CarField("engine_temp_c", "engine_temp_c", TEL, "int", "°C", player_rate="normal", car_rate=None,
-             ha=_TEMP, prom=Prom("engine_temperature_celsius", "engine temperature"), description="engine temperature"),
+             ha=replace(_TEMP, icon="mdi:engine"), prom=Prom("engine_temperature_celsius", "engine temperature"), description="engine temperature"),
     CarField("max_rpm", "max_rpm", STATUS, "int", "rpm", player_rate="on_change", car_rate=None,
              description="rev limit"),
     CarField("idle_rpm", "idle_rpm", STATUS, "int", "rpm", player_rate="on_change", car_rate=None,
              description="idle engine speed"),
     CarField("pit_limiter", "pit_limiter", STATUS, "bool", player_rate="on_change", car_rate=None,
-             ha=_BOOL, description="pit limiter on"),
+             ha=replace(_BOOL, icon="mdi:car-speed-limiter"), description="pit limiter on"),
     # fuel and energy
     CarField("fuel_kg", "fuel_kg", STATUS, "float", "kg", 2, player_rate="normal", car_rate=None,
-             deadband=0.02, ha=Ha(device_class="weight", unit="kg"),
+             deadband=0.02, ha=Ha(device_class="weight", unit="kg", name="Fuel", icon="mdi:fuel"),
              prom=Prom("fuel_kilograms", "fuel in the tank"), description="fuel in the tank"),
     CarField("fuel_laps", "fuel_laps", STATUS, "float", "laps", 2, player_rate="normal", car_rate=None,
-             deadband=0.02, ha=_COUNT, prom=Prom("fuel_laps", "laps of fuel (margin over race distance in races)"),
+             deadband=0.02, ha=Ha(unit="laps", name="Fuel laps", icon="mdi:fuel"), prom=Prom("fuel_laps", "laps of fuel (margin over race distance in races)"),
              description="fuel remaining in laps (in races: margin over the race distance)"),
     CarField("ers_store_j", "ers_store_j", STATUS, "float", "J", 0, player_rate="normal", car_rate=None,
-             deadband=10_000, ha=Ha(device_class="energy_storage", unit="J"),
+             deadband=10_000, ha=Ha(device_class="energy_storage", unit="J", name="ERS store", icon="mdi:battery-charging"),
              prom=Prom("ers_store_joules", "ERS energy stored"), description="ERS energy stored"),
     CarField("ers_deployed_j", "ers_deployed_j", STATUS, "float", "J", 0, player_rate="normal",
              car_rate=None, deadband=10_000, description="ERS energy deployed this lap"),
     CarField("ers_mode", "ers_mode", STATUS, "enum", convert=_slug("ersDeployMode"), player_rate="on_change",
-             car_rate="on_change", ha=_ENUM, description="ERS deploy mode"),
+             car_rate="on_change", ha=replace(_ENUM, name="ERS mode", icon="mdi:lightning-bolt", labels=game_labels("ersDeployMode", none="No deployment")),
+             description="ERS deploy mode"),
     CarField("fuel_mix", "fuel_mix", STATUS, "enum", convert=_slug("fuelMix"), player_rate="on_change", car_rate="on_change",
-             ha=_ENUM, description="fuel mix"),
+             ha=replace(_ENUM, icon="mdi:gas-station", labels=game_labels("fuelMix")), description="fuel mix"),
+    # No Home Assistant entity: `lights/flag` is the one Flag entity (the FIA flag, or red / safety car over it).
     CarField("fia_flag", "fia_flag", STATUS, "enum", convert=_slug("flag"), player_rate="on_change", car_rate=None,
-             ha=_ENUM, description="flag shown to the driver"),
+             description="flag shown to the driver"),
     # motion
     CarField("g_lateral", "g_lateral", MOTION, "float", "g", 2, player_rate="fast", car_rate=None,
              deadband=0.05, retain=False, prom=Prom("g_force_lateral", "lateral g-force"), description="lateral g"),
@@ -336,7 +381,7 @@ CAR_FIELDS: list[CarField] = [
     # damage
     *[
         CarField(f"damage/{part}_pct", attr, DAMAGE, "int", "%", player_rate="on_change",
-                 car_rate=None, ha=_PCT, description=f"{part.replace('_', ' ')} damage")
+                 car_rate=None, ha=replace(_PCT, icon="mdi:car-wrench"), description=f"{part.replace('_', ' ')} damage")
         for part, attr in [("front_left_wing", "front_left_wing_damage_pct"),
                            ("front_right_wing", "front_right_wing_damage_pct"),
                            ("rear_wing", "rear_wing_damage_pct"), ("floor", "floor_damage_pct"),
@@ -352,16 +397,19 @@ CAR_FIELDS: list[CarField] = [
                      convert=_wheel(w), player_rate="normal", car_rate=None, ha=_TEMP, description=f"{wheel.upper()} tyre surface"),
             CarField(f"tyres/{wheel}/inner_temp_c", "tyre_inner_temps_c", TEL, "int", "°C",
                      convert=_wheel(w), player_rate="normal", car_rate=None, ha=_TEMP, description=f"{wheel.upper()} tyre carcass"),
-            CarField(f"tyres/{wheel}/pressure_psi", "tyre_pressures_psi", TEL, "float", "psi", 1,
-                     convert=_wheel(w), player_rate="normal", car_rate=None, deadband=0.05, ha=_PRESSURE,
+            CarField(f"tyres/{wheel}/pressure_kpa", "tyre_pressures_psi", TEL, "float", "kPa", 1,
+                     convert=lambda value, fmt, w=w: value[w] * PSI_TO_KPA, player_rate="normal", car_rate=None,
+                     deadband=0.3, ha=_PRESSURE,
                      description=f"{wheel.upper()} tyre pressure"),
             CarField(f"tyres/{wheel}/wear_pct", "tyre_wear_pct", DAMAGE, "float", "%", 1,
-                     convert=_wheel(w), player_rate="normal", car_rate=None, deadband=0.1, ha=_PCT,
+                     convert=_wheel(w), player_rate="normal", car_rate=None, deadband=0.1, ha=replace(_PCT, icon="mdi:tire"),
                      description=f"{wheel.upper()} tyre wear"),
             CarField(f"tyres/{wheel}/damage_pct", "tyre_damage_pct", DAMAGE, "int", "%",
-                     convert=_wheel(w), player_rate="on_change", car_rate=None, ha=_PCT, description=f"{wheel.upper()} tyre damage"),
+                     convert=_wheel(w), player_rate="on_change", car_rate=None, ha=replace(_PCT, icon="mdi:tire"),
+                     description=f"{wheel.upper()} tyre damage"),
             CarField(f"brakes/{wheel}/temp_c", "brake_temps_c", TEL, "int", "°C", convert=_wheel(w), player_rate="normal",
-                     car_rate=None, deadband=2, ha=_TEMP, description=f"{wheel.upper()} brake temperature"),
+                     car_rate=None, deadband=2, ha=replace(_TEMP, icon="mdi:car-brake-temperature"),
+                     description=f"{wheel.upper()} brake temperature"),
         )
     ],
 ]
@@ -386,43 +434,52 @@ def _best_lap_car(ctx: Any) -> str | None:
 
 SESSION_FIELDS: list[Field] = [
     Field("session/track", "session", _session_enum("trackId", "track_id"), "session", "enum", rate="on_change",
-          ha=_TEXT, description="track"),
+          ha=replace(_ENUM, icon="mdi:go-kart-track", labels=game_labels("trackId")), description="track"),
     Field("session/track_length_m", "session", _session("track_length_m"), "session", "int", "m", rate="on_change",
           description="track length"),
     Field("session/type", "session", _session_enum("sessionType", "session_type_id"), "session", "enum",
-          rate="on_change", ha=_TEXT, description="practice, qualifying, race, time trial..."),
+          rate="on_change", ha=replace(_ENUM, name="Session type", icon="mdi:flag-checkered",
+                                       labels=game_labels("sessionType")),
+          description="practice, qualifying, race, time trial..."),
     Field("session/formula", "session", _session_enum("formula", "formula_id"), "session", "enum", rate="on_change",
           description="car class"),
     Field("session/weather", "session", _session_enum("weather", "weather_id"), "session", "enum", rate="on_change",
-          ha=_ENUM, description="weather now"),
+          ha=replace(_ENUM, icon="mdi:weather-partly-cloudy", labels=game_labels("weather")), description="weather now"),
     Field("session/track_temp_c", "session", _session("track_temp_c"), "session", "int", "°C", rate="on_change",
-          ha=Ha(device_class="temperature", unit="°C"), prom=Prom("session_track_temperature_celsius", "track temperature"),
+          ha=Ha(device_class="temperature", unit="°C", icon="mdi:thermometer"),
+          prom=Prom("session_track_temperature_celsius", "track temperature"),
           description="track temperature"),
     Field("session/air_temp_c", "session", _session("air_temp_c"), "session", "int", "°C", rate="on_change",
-          ha=Ha(device_class="temperature", unit="°C"), prom=Prom("session_air_temperature_celsius", "air temperature"),
+          ha=Ha(device_class="temperature", unit="°C", icon="mdi:thermometer"),
+          prom=Prom("session_air_temperature_celsius", "air temperature"),
           description="air temperature"),
     Field("session/total_laps", "session", _session("total_laps"), "session", "int", "laps", rate="on_change",
-          ha=_COUNT, prom=Prom("session_total_laps", "laps in the race"), description="laps in the race"),
+          ha=replace(_COUNT, name="Race laps", icon="mdi:flag-checkered"), prom=Prom("session_total_laps", "laps in the race"), description="laps in the race"),
     Field("session/time_left_s", "session", _session("time_left_s"), "session", "int", "s", rate="normal",
-          ha=Ha(device_class="duration", unit="s", enabled=False),
+          ha=Ha(device_class="duration", unit="s", enabled=False, name="Session time left", icon="mdi:timer-sand"),
           prom=Prom("session_time_left_seconds", "time left in the session"), description="time left"),
     Field("session/safety_car", "session", _session_enum("safetyCarStatus", "safety_car_id"), "session", "enum",
-          rate="on_change", ha=_ENUM, description="safety car status"),
+          rate="on_change", ha=replace(_ENUM, icon="mdi:car-emergency", labels=game_labels("safetyCarStatus")),
+          description="safety car status"),
     Field("session/pit_speed_limit_kph", "session", _session("pit_speed_limit_kph"), "session", "int", "km/h",
           rate="on_change", description="pit lane speed limit"),
-    Field("session/paused", "session", _session("paused"), "session", "bool", rate="on_change", ha=_BOOL,
+    Field("session/paused", "session", _session("paused"), "session", "bool", rate="on_change",
+          ha=replace(_BOOL, name="Network game paused", icon="mdi:pause-circle"),
           description="network game paused"),
     Field("session/network_game", "session", _session("network_game"), "session", "bool", rate="on_change",
           description="online session"),
     Field("session/uid", "session", lambda ctx: str(ctx.state.session_uid) if ctx.state.session_uid else None,
           "session.reset", "text", rate="on_change", description="the game's session id"),
     Field("session/active_cars", "session", lambda ctx: len(ctx.state.active), "active", "int", rate="on_change",
-          ha=_COUNT, prom=Prom("session_active_cars", "cars in the session"), description="cars in the session"),
+          ha=replace(_COUNT, name="Cars", icon="mdi:car-multiple"), prom=Prom("session_active_cars", "cars in the session"), description="cars in the session"),
     Field("session/best_lap_ms", "session", _opt(lambda ctx: ctx.state.best_lap[0]), "bests", "int", "ms",
-          rate="on_change", ha=_DURATION_MS, description="overall best valid lap"),
-    Field("session/best_lap_driver", "session", _best_lap_car, "bests", "text", rate="on_change", ha=_TEXT,
+          rate="on_change", ha=replace(_DURATION_MS, name="Session best lap", icon="mdi:timer-star"),
+          description="overall best valid lap"),
+    Field("session/best_lap_driver", "session", _best_lap_car, "bests", "text", rate="on_change",
+          ha=replace(_TEXT, name="Session best lap driver", icon="mdi:account-star"),
           description="who set the overall best lap"),
-    Field("session/red_flag", "session", _session("red_flag"), "events", "bool", rate="on_change", ha=_BOOL,
+    Field("session/red_flag", "session", _session("red_flag"), "events", "bool", rate="on_change",
+          ha=replace(_BOOL, icon="mdi:flag"),
           description="red flag shown"),
     Field("session/start_lights", "session", _session("start_lights"), "events", "int", rate="on_change",
           description="start lights lit (0 after lights out)"),
@@ -435,16 +492,19 @@ def _bridge(attr: str) -> Callable[[Any], Any]:
     return lambda ctx: getattr(ctx.status, attr)
 
 
-_DIAG = Ha(diagnostic=True)
+_DIAG = Ha(diagnostic=True, icon="mdi:swap-horizontal")
 
 STATUS_FIELDS: list[Field] = [
     Field("game/receiving", "game", _bridge("receiving"), "game", "bool", rate="on_change", qos=1,
-          ha=Ha(component="binary_sensor", device_class="connectivity", state_class=None, diagnostic=True),
+          ha=Ha(component="binary_sensor", device_class="connectivity", state_class=None, diagnostic=True,
+                name="Game telemetry", icon="mdi:access-point-network"),
           description="telemetry is arriving from the game"),
-    Field("game/source", "game", _bridge("source"), "game", "text", rate="on_change", ha=Ha(state_class=None,
-          diagnostic=True), description="address the telemetry comes from"),
+    Field("game/source", "game", _bridge("source"), "game", "text", rate="on_change",
+          ha=Ha(state_class=None, diagnostic=True, name="Game address", icon="mdi:ip-network"),
+          description="address the telemetry comes from"),
     Field("game/format", "game", lambda ctx: ctx.state.packet_format if ctx.state.session_uid else None,
-          "session.reset", "int", rate="on_change", ha=Ha(state_class=None, diagnostic=True),
+          "session.reset", "int", rate="on_change",
+          ha=Ha(state_class=None, diagnostic=True, name="Game UDP format", icon="mdi:numeric"),
           description="UDP format (2023, 2024, 2025, 2026)"),
     Field("game/version", "game", lambda ctx: ctx.state.game_version or None, "session.reset", "text",
           rate="on_change", description="game version"),
@@ -453,10 +513,15 @@ STATUS_FIELDS: list[Field] = [
     Field("bridge/messages_per_s", "bridge", _bridge("messages_per_s"), "bridge", "float", "1/s", 1, rate="slow",
           ha=_DIAG, description="MQTT messages published per second"),
     Field("bridge/dropped", "bridge", _bridge("dropped_total"), "bridge", "int", rate="slow",
-          ha=Ha(state_class="total_increasing", diagnostic=True), description="datagrams dropped since start"),
+          ha=Ha(state_class="total_increasing", diagnostic=True, name="Datagrams dropped", icon="mdi:delete-alert"),
+          description="datagrams dropped since start"),
     Field("bridge/version", "bridge", _bridge("version"), "bridge", "text", rate="on_change",
-          ha=Ha(state_class=None, diagnostic=True), description="rigbridge version"),
+          ha=Ha(state_class=None, diagnostic=True, name="Bridge version", icon="mdi:information-outline"),
+          description="rigbridge version"),
 ]
+
+
+FLAGS = ("none", "green", "blue", "yellow", "red", "safety_car", "virtual_safety_car")  # payloads of lights/flag
 
 
 def _lights(attr: str) -> Callable[[Any], Any]:
@@ -467,13 +532,16 @@ LIGHT_FIELDS: list[Field] = [
     Field("lights/rev_bits", "lights", _lights("rev_bits"), TEL, "int", rate="realtime", retain=False,
           description="the game's rev lights: 15 LEDs, bit 0 leftmost"),
     Field("lights/rev_pct", "lights", _lights("rev_pct"), TEL, "int", "%", rate="realtime", retain=False,
+          ha=Ha(unit="%", enabled=False, name="Rev lights", icon="mdi:led-strip-variant"),
           prom=Prom("player_rev_lights_ratio", "the game's rev lights, 0 to 1", 0.01),
           description="the game's rev lights percent"),
     Field("lights/shift", "lights", _lights("shift"), TEL, "bool", rate="realtime", retain=False,
-          ha=Ha(component="binary_sensor", state_class=None, enabled=False), description="at the game's shift point"),
+          ha=Ha(component="binary_sensor", state_class=None, enabled=False, name="Shift light", icon="mdi:led-on"),
+          description="at the game's shift point"),
     Field("lights/drs", "lights", _lights("drs"), TEL, "enum", rate="realtime", retain=False,
           description="off, allowed or active"),
-    Field("lights/flag", "lights", _lights("flag"), STATUS, "enum", rate="realtime", retain=False, ha=_ENUM,
+    Field("lights/flag", "lights", _lights("flag"), STATUS, "enum", rate="realtime", retain=False,
+          ha=replace(_ENUM, name="Flag", icon="mdi:flag", labels=(("none", "No flag"), *plain_labels(*FLAGS[1:]))),
           description="none, green, blue, yellow, red, safety_car, virtual_safety_car"),
     Field("lights/pit_limiter", "lights", _lights("pit_limiter"), STATUS, "bool", rate="realtime", retain=False,
           description="pit limiter on"),

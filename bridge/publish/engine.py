@@ -388,7 +388,11 @@ class PublishEngine:
         target.setdefault(message.topic, message)
 
     def offer_message(self, message: Message) -> None:
-        """A message from another reader (Home Assistant discovery, WLED): latest wins per topic."""
+        """A message from another reader (Home Assistant discovery, WLED): latest wins per topic; events (Home
+        Assistant's event entities) join the ordered event queue, where none replaces another."""
+        if message.rate == "event":
+            self.events.append(message)
+            return
         target = self.pending_realtime if message.rate == "realtime" else self.pending
         target[message.topic] = message
 

@@ -15,7 +15,9 @@ as soon as it changes, `fast`/`normal`/`slow` = at most `publish.rates` Hz (defa
 change-only and beyond the deadband.
 
 Besides the table: `status` (`online`/`offline`, retained, QoS 1, the Last Will), `bridge/uptime_s` (QoS 1
-heartbeat) and `{event}` (one JSON message per game event, never retained, QoS 1).
+heartbeat) and `{event}` (one JSON message per game event, never retained, QoS 1). With Home Assistant
+discovery on: `ha/<path>` (a retained copy of a fast field, at most `homeassistant.max_rate_hz` per second) and
+`ha/event/<name>` (Home Assistant event entities); see [homeassistant.md](homeassistant.md).
 """
 
 

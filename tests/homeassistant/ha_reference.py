@@ -9,6 +9,15 @@ Sources (Home Assistant core, `dev` branch, 2025):
   https://www.home-assistant.io/integrations/binary_sensor/#device-class
 - `homeassistant/components/mqtt/sensor.py` (`validate_sensor_state_and_device_class_config`) and
   https://www.home-assistant.io/integrations/sensor.mqtt/ , .../binary_sensor.mqtt/ : the MQTT config keys.
+- `homeassistant/components/mqtt/sensor.py` (2025.4, unchanged through 2026.2): `MqttSensor._update_state` ignores
+  an empty payload on numeric sensors, sets text sensors to `''`, sets any sensor to unknown on the payload `None`
+  (`PAYLOAD_NONE`, `components/mqtt/const.py`), and ignores (with a warning) an enum state not in `options`;
+  `validate_sensor_state_and_device_class_config`: `options` only with device class `enum`, never empty, never
+  with a state class or unit. `binary_sensor.py`: `None` sets unknown, any other payload but on/off is ignored.
+- `homeassistant/components/mqtt/event.py` (since 2023.8): `state_topic`, `event_types` (required); the JSON
+  payload's `event_type` must be one of them; retained replays are dropped.
+- `homeassistant/components/mqtt/device_trigger.py` (`TRIGGER_DISCOVERY_SCHEMA`, 2024-2026): `automation_type`,
+  `device`, `topic`, `type`, `subtype` required; `payload`, `value_template`, `qos` optional; other keys removed.
 - `default_entity_id` replaces the deprecated `object_id` since Home Assistant 2025.10 (object_id stops working
   in 2026.4): home-assistant/core `components/mqtt/entity.py`.
 
@@ -64,7 +73,11 @@ ENTITY_CATEGORIES = {"config", "diagnostic"}
 REQUIRED = {"name", "unique_id", "default_entity_id", "state_topic", "availability", "availability_mode",
             "device", "origin"}
 OPTIONAL = {"device_class", "state_class", "unit_of_measurement", "suggested_display_precision", "expire_after",
-            "entity_category", "enabled_by_default", "icon", "qos", "payload_on", "payload_off"}
+            "entity_category", "enabled_by_default", "icon", "qos", "payload_on", "payload_off", "value_template",
+            "options", "event_types"}
+EVENT_DEVICE_CLASSES = {"button", "doorbell", "motion"}
+TRIGGER_REQUIRED = {"automation_type", "device", "topic", "type", "subtype"}
+TRIGGER_OPTIONAL = {"payload", "value_template", "qos"}
 DEVICE_KEYS = {"identifiers", "name", "manufacturer", "model", "sw_version"}
 ORIGIN_KEYS = {"name", "sw_version", "support_url"}
 
@@ -91,7 +104,19 @@ def problems(component: str, config: dict) -> list[str]:
     device_class = config.get("device_class")
     unit = config.get("unit_of_measurement")
     state_class = config.get("state_class")
-    if component == "binary_sensor":
+    if config.get("options") is not None:
+        options = config["options"]
+        if not options or config.get("device_class") != "enum" or "state_class" in config or \
+                "unit_of_measurement" in config or len(set(options)) != len(options):
+            out.append("options need device class enum, no state class or unit, distinct values")
+    if component == "event":
+        if not config.get("event_types") or not all(isinstance(t, str) and t for t in config["event_types"]):
+            out.append("event entity without event_types")
+        if config.get("device_class") not in (None, *EVENT_DEVICE_CLASSES):
+            out.append(f"event device class {config.get('device_class')}")
+        if keys & {"unit_of_measurement", "state_class", "options", "payload_on", "payload_off"}:
+            out.append("sensor keys on an event entity")
+    elif component == "binary_sensor":
         if device_class is not None and device_class not in BINARY_SENSOR_DEVICE_CLASSES:
             out.append(f"binary_sensor device class {device_class}")
         if unit is not None or state_class is not None or "suggested_display_precision" in config:
@@ -130,4 +155,21 @@ def problems(component: str, config: dict) -> list[str]:
     domain, _, object_id = entity_id.partition(".")
     if domain != component or not object_id or not all(c.islower() or c.isdigit() or c == "_" for c in object_id):
         out.append(f"default_entity_id {entity_id!r}")
+    return out
+
+
+def trigger_problems(config: dict) -> list[str]:
+    """Everything in one device trigger config that Home Assistant's TRIGGER_DISCOVERY_SCHEMA would reject."""
+    out = []
+    keys = set(config)
+    if missing := TRIGGER_REQUIRED - keys:
+        out.append(f"missing keys {sorted(missing)}")
+    if unknown := keys - TRIGGER_REQUIRED - TRIGGER_OPTIONAL:
+        out.append(f"unknown keys {sorted(unknown)}")
+    if config.get("automation_type") != "trigger":
+        out.append("automation_type")
+    if not all(isinstance(config.get(k), str) and config.get(k) for k in ("topic", "type", "subtype")):
+        out.append("topic, type and subtype must be strings")
+    if not set(config.get("device", {})) >= {"identifiers"}:
+        out.append("device without identifiers")
     return out

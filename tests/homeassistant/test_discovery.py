@@ -152,15 +152,17 @@ def test_discovery_of_a_synthetic_race_is_valid_complete_and_stable(broker: Mosq
         if config.get("entity_category") == "diagnostic":
             assert live == [f"{ROOT}/status"]  # bridge health stays visible while the game is closed
             assert f.scope in ("game", "bridge")
-        else:
+        elif f.rate in ("realtime", "fast", "normal"):  # live values: only while the game sends
             assert live == [f"{ROOT}/status", f"{ROOT}/game/receiving"] and config["availability_mode"] == "all"
+        else:  # facts (track, lap times, positions) stay while the bridge is online
+            assert live == [f"{ROOT}/status"], state
         # Payloads Home Assistant can parse for this entity.
         seen = payloads.get(state, set()) - {""}
         if component == "binary_sensor":
             assert seen <= {"true", "false"}, (state, seen)
         elif "unit_of_measurement" in config or "state_class" in config:
             assert all(re.fullmatch(r"-?\d+(\.\d+)?", p) for p in seen), (state, seen)
-        assert ("expire_after" in config) == (limited and not f.retain), state
+        assert "expire_after" not in config, state  # retained values: nothing expires while it is current
         # Fast-changing sensors start disabled, as the catalogue says (player copies of realtime/fast fields).
         ha_meta = f.ha if f.scope != "car" else CAR_HA[f.path]
         assert config.get("enabled_by_default", True) == (ha_meta.enabled and not (f.scope == "car" and limited)), state
@@ -227,11 +229,11 @@ def test_a_car_slot_that_leaves_has_its_entities_removed(broker: Mosquitto) -> N
     sub = Subscriber(broker.port, "homeassistant/#").start()
     bt = BridgeThread(ha_settings(broker.port, homeassistant={"groups": ("session", "cars")})).start()
     try:
-        send_frames(bt.udp_port, [(n / 20, [lap_data(4, n + 1)]) for n in range(10)])
-        sub.wait_for(lambda ms: any("/cars_3_" in m.topic for m in ms), 5, "car 3 announced")
+        # One sender (one source port): four cars, then three a second later.
+        send_frames(bt.udp_port, [(n / 20, [lap_data(4, n + 1)]) for n in range(10)]
+                    + [(1.0 + n / 20, [lap_data(3, n + 20)]) for n in range(10)])
         time.sleep(0.5)
-        announced = {t for t, p in configs(sub.snapshot()).items() if p and "/cars_3_" in t}
-        send_frames(bt.udp_port, [(n / 20, [lap_data(3, n + 20)]) for n in range(10)])
+        announced = {m.topic for m in sub.snapshot() if m.payload and "/cars_3_" in m.topic}
         sub.wait_for(lambda ms: all(configs(ms)[t] == "" for t in announced), 5, "car 3 removed")
         retained = retained_snapshot(broker.port, "homeassistant/#", settle=0.5)
     finally:
