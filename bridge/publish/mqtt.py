@@ -5,15 +5,15 @@ asks the engine for the full snapshot from memory, then sends deltas as the engi
 connection is noticed within about 1.5x keepalive even when we only publish: a QoS 1 heartbeat must be
 acknowledged within half a keepalive. Credentials or TLS rejected on the first connection are a configuration
 problem and end the program with a message a person can act on; any later network trouble is retried forever
-with exponential backoff and jitter, one log line per change of state.
+with exponential backoff and jitter, one log line per change of state (`diagnosis` says what went wrong).
 
 What the broker refuses is made visible rather than retried: a message larger than the broker's Maximum Packet
 Size (MQTT 5 CONNACK) is skipped, and a QoS 1 publish refused with an MQTT 5 reason code (an ACL's "not
 authorized") is settled; both are counted by reason in `BridgeStatus` and logged once per topic group. What comes
 in is bounded too: the CONNECT asks for packets of at most MAX_INCOMING_BYTES, and larger ones (MQTT 3.1.1 has no
-such property) are read through and dropped without being kept. A broker that hands our client id to another connection
-(session taken over) makes the link back off for long instead of fighting, and bridges sharing one rig root find
-each other on `<root>/instance`, so that one stopping never marks the rig offline while another still runs.
+such property) are read through and dropped without being kept (`paho_io`). A broker that hands our client id to
+another connection (session taken over) makes the link back off for long instead of fighting. Other instances
+under the same rig root are tracked by `instances`.
 """
 
 from __future__ import annotations
@@ -22,9 +22,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import re
-import secrets
-import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -32,7 +29,7 @@ from typing import Any
 
 import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
-from paho.mqtt.client import CONNACK, MQTT_ERR_NO_CONN, MQTT_ERR_SUCCESS, PINGRESP, PUBLISH, MQTTMessageInfo
+from paho.mqtt.client import MQTT_ERR_NO_CONN, MQTT_ERR_SUCCESS
 from paho.mqtt.client import Client as PahoClient
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -40,7 +37,17 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from bridge.config import MqttSettings, Settings
 from bridge.faults import Faults
+from bridge.publish.diagnosis import (
+    SHORT_SESSION_S,
+    describe_failure,
+    describe_takeover,
+    reason_slug,
+    topic_group,
+    transport_mismatch,
+)
 from bridge.publish.engine import Message, PublishEngine
+from bridge.publish.instances import RigPeers
+from bridge.publish.paho_io import drop_oversize_reads, no_delay, write_packets
 from bridge.publish.wire import PublishEncoder
 from bridge.status import BridgeStatus
 
@@ -49,22 +56,13 @@ log = logging.getLogger("rigbridge.mqtt")
 STOP_FLUSH_S = 2.0
 BATCH = 512  # messages unconfirmed at once; the rest stay in the latest-wins map meanwhile
 SLICE = 32  # messages handed to the client per event-loop turn, so a snapshot never holds up a datagram
-# CONNACK codes that mean "fix your configuration", in MQTT 3.1.1 (4, 5) and MQTT 5 (134, 135, 138, 140).
-AUTH_CODES = {4, 5, 134, 135, 138, 140}
-SESSION_TAKEN_OVER = 0x8E  # MQTT 5 DISCONNECT reason: another connection logged in with our client id
 # The bridge subscribes only to small control topics (Home Assistant's status, WLED commands, its own status):
 # anything larger is a mistake or an attack, and must not cost its size in memory.
 MAX_INCOMING_BYTES = 256 * 1024
 # Backoff after a session takeover: long, so that two bridges sharing a client id stop kicking each other off.
 TAKEOVER_MIN_S = 30.0
 TAKEOVER_MAX_S = 600.0
-# Not every broker says "session taken over" (mosquitto 2.0 just closes the connection; MQTT 3.1.1 has no
-# reasons at all): this many sessions in a row closed within SHORT_SESSION_S of connecting are taken as one.
-SHORT_SESSION_S = 5.0
-SHORT_SESSIONS_IN_A_ROW = 3
-PROBE_TIMEOUT_S = 3.0  # a diagnostic connection after a failed connect (TLS on a plain port, or the reverse)
 GOODBYE_WAIT_S = 1.0  # at stop: how long to wait for our own `bye` to come back through the broker
-MAX_PEERS = 16  # other instances remembered per rig root (each one is a misconfiguration, logged)
 MAX_TOPIC_GROUPS = 32  # topic groups logged separately for refusals and oversize messages
 
 
@@ -108,194 +106,6 @@ def tls_context(mqtt: MqttSettings) -> ssl.SSLContext | None:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
-
-
-def _reason_code(exc: BaseException) -> int | None:
-    rc = getattr(exc, "rc", None)
-    return getattr(rc, "value", rc) if rc is not None else None
-
-
-def describe_failure(exc: BaseException, mqtt: MqttSettings) -> tuple[str, bool]:
-    """(message a person can act on, fatal at start?)."""
-    where = f"{mqtt.host}:{mqtt.port}"
-    cause = exc.__cause__ or exc.__context__
-    if isinstance(cause, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(exc):
-        return (
-            f"TLS certificate of broker {where} could not be verified ({cause or exc}): set mqtt.tls.ca_file to the "
-            "CA that signed it, or mqtt.tls_insecure: true to skip verification (unsafe)",
-            True,
-        )
-    # Only a CONNACK says anything about credentials: a publish on a lost connection fails with paho's
-    # MQTT_ERR_NO_CONN, which is 4 too.
-    if isinstance(exc, MqttConnectError) and _reason_code(exc) in AUTH_CODES:
-        user = mqtt.username or "(no username)"
-        return (
-            f"broker {where} rejected the login for user {user} ({exc}): check mqtt.username and the password "
-            "(RIGBRIDGE_MQTT_PASSWORD, mqtt.password_file or mqtt.password) and the broker's password file",
-            True,
-        )
-    if isinstance(exc, MqttConnectError):
-        return f"broker {where} refused the connection: {exc}", False
-    return f"broker {where} unreachable or connection lost: {exc}", False
-
-
-def no_delay(client: aiomqtt.Client) -> None:
-    """Send every message at once. paho leaves Nagle's algorithm on, and Nagle holds a small write back while an
-    earlier one is unacknowledged; the broker acknowledges QoS 0 data only with a delayed ACK (up to 40 ms on
-    Linux), so a rev-light message could wait that long behind the one before it."""
-    sock = client._client.socket()  # noqa: SLF001 - see _send_loop
-    if sock is not None:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-def write_packets(paho: PahoClient, data: bytes, mid: int) -> int:
-    """Queue `data` (PUBLISH packets) in paho's write queue under message id `mid`, and write it at once.
-
-    paho's own path asks the event loop, through a thread-safe call, to watch the socket, and writes when it says
-    the socket is writable: three more loop turns and four system calls per batch. The socket almost always
-    has room, so we write now; whatever does not fit paho leaves queued and has the loop watch the socket for.
-    """
-    info = MQTTMessageInfo(mid)
-    if paho._registered_write:  # noqa: SLF001
-        # paho already waits for the socket (data that did not fit, or its own publish): queue behind that.
-        # Writing now would also drop the loop's watch before aiomqtt (thread-safely, later) adds it, and a watch
-        # added after the drop is never removed: the loop would call the writer on every turn.
-        return paho._packet_queue(PUBLISH, data, mid, 0, info)  # noqa: SLF001
-    packet = {"command": PUBLISH, "mid": mid, "qos": 0, "pos": 0, "to_process": len(data), "packet": data,
-              "info": info}  # fmt: skip
-    paho._out_packet.append(packet)  # noqa: SLF001 - the packet shape of paho's _packet_queue()
-    return paho.loop_write()
-
-
-def drop_oversize_reads(paho: PahoClient, limit: int, dropped: Callable[[int], None]) -> None:
-    """Have paho read a PUBLISH larger than `limit` through without keeping it.
-
-    MQTT 3.1.1 cannot ask the broker for a maximum packet size, and paho gathers a packet whole (copying it as it
-    grows) before anyone can look at it: one 100 MB message cost 300 MB. Its length is known from the fixed
-    header, before the body is read: from there the body is read and thrown away chunk by chunk, and paho,
-    told the packet is an empty PINGRESP, ends it as a no-op."""
-    receive = paho._sock_recv  # noqa: SLF001 - paho>=2,<3: every read of a packet body goes through here
-
-    def bounded_receive(size: int) -> bytes:
-        packet = paho._in_packet  # noqa: SLF001 - paho's packet being read: command, remaining length, body
-        if packet["have_remaining"] and packet["to_process"]:
-            if packet["command"] & 0xF0 == PUBLISH and packet["remaining_length"] > limit:
-                dropped(packet["remaining_length"])
-                packet["command"], packet["remaining_length"] = PINGRESP, 0
-            if packet["command"] == PINGRESP:  # an empty PINGRESP has no body: this is a dropped PUBLISH
-                packet["packet"] = b""
-                return receive(min(size, 65536))
-        return receive(size)
-
-    paho._sock_recv = bounded_receive  # type: ignore[method-assign]  # noqa: SLF001
-
-
-def reason_slug(reason: ReasonCode) -> str:
-    """`not_authorized` for "Not authorized": a metric label from MQTT 5's fixed table of reason names."""
-    return re.sub(r"[^a-z0-9]+", "_", reason.getName().lower()).strip("_")
-
-
-def topic_group(topic: str, root: str) -> str:
-    """The part of the topic tree a message belongs to, as an ACL would name it: `<root>/cars/#`,
-    `<root>/status`, `homeassistant/#`. Refusals and skips are logged once per group, not once per topic."""
-    if topic.startswith(root + "/"):
-        head, _, rest = topic[len(root) + 1 :].partition("/")
-        return f"{root}/{head}/#" if rest else f"{root}/{head}"
-    return topic.split("/", 1)[0] + "/#"
-
-
-MQTT_PROBE_CONNECT = bytes.fromhex("100c00044d5154540402003c0000")  # MQTT 3.1.1 CONNECT, clean, empty client id
-
-
-async def speaks_tls(host: str, port: int) -> bool:
-    """Whether `host:port` completes a TLS handshake (certificate not checked: this only asks what it speaks)."""
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port, ssl=context), PROBE_TIMEOUT_S)
-    except (OSError, TimeoutError, ssl.SSLError):
-        return False
-    writer.close()
-    with contextlib.suppress(OSError, ssl.SSLError):
-        await writer.wait_closed()
-    return True
-
-
-async def speaks_plain_mqtt(host: str, port: int) -> bool:
-    """Whether `host:port` answers an unencrypted MQTT CONNECT with a CONNACK (of any return code)."""
-    try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), PROBE_TIMEOUT_S)
-    except (OSError, TimeoutError):
-        return False
-    try:
-        writer.write(MQTT_PROBE_CONNECT)
-        first = await asyncio.wait_for(reader.read(1), PROBE_TIMEOUT_S)
-        return first[:1] == bytes([CONNACK])  # of any return code: it speaks plain MQTT
-    except (OSError, TimeoutError):
-        return False
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-
-
-async def transport_mismatch(mqtt: MqttSettings) -> str | None:
-    """After a connect failed before the broker answered: a TLS client at a plain listener, or the reverse?
-
-    Either way the client sees only "Connection reset by peer" or a timeout; asking the port directly which
-    one it speaks turns that into a message a person can act on."""
-    where = f"{mqtt.host}:{mqtt.port}"
-    if mqtt.tls.enabled and await speaks_plain_mqtt(mqtt.host, mqtt.port):
-        return (
-            f"the broker at {where} did not complete a TLS handshake: that port is a plain (non-TLS) listener; "
-            "use the broker's TLS port, or set mqtt.tls.enabled: false"
-        )
-    if not mqtt.tls.enabled and await speaks_tls(mqtt.host, mqtt.port):
-        return (
-            f"the broker at {where} expects TLS: that port is a TLS listener; set mqtt.tls.enabled: true "
-            "(and mqtt.tls.ca_file), or use the broker's plain port"
-        )
-    return None
-
-
-class RigPeers:
-    """Other bridges publishing under the same rig root, as seen on `<root>/instance`.
-
-    Each link says `hello <token> <client id>` after every connect and `bye ...` when it stops; whoever hears a
-    `hello` answers `here ...`, so both sides learn of each other whichever came first. The messages are not
-    retained: only instances that are running take part. A bound of MAX_PEERS keeps a flood of made-up
-    instances from growing the table. A stopping instance that still knows
-    another live one leaves `status` online; the other one, on seeing `offline` (a stop that raced, or the Last
-    Will of one that died), publishes `online` again and asks who is still there.
-    """
-
-    def __init__(self, client_id: str) -> None:
-        self.token = secrets.token_hex(4)  # this process's instance; the client id alone may be shared
-        self.client_id = client_id
-        self.live: dict[str, str] = {}  # token -> client id of the other instances believed running
-        self.goodbye_seen = asyncio.Event()  # our own `bye` came back: everything sent before it has arrived
-
-    def says(self, kind: str) -> str:
-        return f"{kind} {self.token} {self.client_id}"
-
-    def heard(self, payload: bytes) -> tuple[str | None, str | None]:
-        """Take in one message: (the reply to send, the client id of an instance not known before)."""
-        kind, _, rest = payload.decode("utf-8", "replace").partition(" ")
-        token, _, client_id = rest.partition(" ")
-        if token == self.token:
-            if kind == "bye":
-                self.goodbye_seen.set()
-            return None, None
-        if kind == "bye" or not token:
-            self.live.pop(token, None)
-            return None, None
-        if kind not in ("hello", "here"):
-            return None, None
-        new = token not in self.live and len(self.live) < MAX_PEERS
-        if new:
-            self.live[token] = client_id[:256]
-        return ("here" if kind == "hello" else None), (self.live[token] if new else None)
 
 
 class MqttLink:
@@ -445,7 +255,7 @@ class MqttLink:
                 self._diagnosed = False
             short = reached and not internal and time.monotonic() - self._session_started < SHORT_SESSION_S
             self._short_sessions = self._short_sessions + 1 if short else 0
-            taken_over = self._taken_over()
+            taken_over = describe_takeover(self._disconnect_reason, self._short_sessions, self.mqtt.client_id)
             if taken_over is not None:
                 delay = self._takeover_backoff.next()
                 self._set_state("reconnecting", f"{taken_over}. Not fighting over it: retrying in {delay:.0f} s",
@@ -459,23 +269,6 @@ class MqttLink:
             except TimeoutError:
                 pass
         self._set_state("stopped")
-
-    def _taken_over(self) -> str | None:
-        """Why the broker keeps ending our sessions, when it looks like another client has our client id."""
-        reason = self._disconnect_reason
-        who = (
-            f"another client with the same client id ({self.mqtt.client_id}) took over: two bridges (or a bridge "
-            "and another program) share mqtt.client_id; give each its own, or leave it empty for a generated one"
-        )
-        if getattr(reason, "value", reason) == SESSION_TAKEN_OVER:
-            return who
-        if self._short_sessions >= SHORT_SESSIONS_IN_A_ROW:
-            return (
-                f"the broker closed the connection {self._short_sessions} times in a row within "
-                f"{SHORT_SESSION_S:g} s of accepting it: most likely {who}; or the broker refuses something the "
-                "bridge sends (under MQTT 3.1.1, a packet above its max_packet_size): its log says which"
-            )
-        return None
 
     async def _session(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
         self.connections += 1

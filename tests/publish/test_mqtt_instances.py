@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.publish.mqtt import SHORT_SESSIONS_IN_A_ROW, TAKEOVER_MIN_S
+from bridge.publish.diagnosis import SHORT_SESSIONS_IN_A_ROW
+from bridge.publish.mqtt import TAKEOVER_MIN_S
 from tests.broker import Mosquitto, free_port
 from tests.harness import BridgeThread, RigbridgeProcess, retained_snapshot, settings_for
 from tests.publish.test_mqtt_broker import run_config, wait_status
