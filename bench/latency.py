@@ -16,6 +16,12 @@ Everything runs as its own process on this machine, against a real mosquitto on 
 
 `bench/broker_load.py` reuses the broker, bridge, sender and counting parts (`run_pipeline`).
 
+The realtime LED path (`lights.realtime`) is measured in the same run: the bridge has one DDP device, an LED
+receiver (`--role led-receiver`) on a loopback UDP port that stamps each LED datagram on arrival; beside it, the
+LED floor (`--role led-floor`): a minimal UDP-in/UDP-out program that does the same unpack as the floor above and
+sends the same 15-LED frame as one DDP datagram to the receiver's second port. The sender sends every datagram to
+the LED floor too. A frame is matched to its datagram as for `lights/leds` (lit count = `seq % 16`).
+
 Matching: before sending, the sender writes a sequence number 1, 2, 3... into the player's `revLightsBitValue`
 of every CarTelemetry datagram (packed at the field's offset, so the datagram stays valid), and sets
 `revLightsPercent` so that the LED frame lights `seq % 16` LEDs; it records `time.monotonic_ns()` just before
@@ -34,10 +40,11 @@ not measured (the bridge's first datagrams of a new session publish every retain
 
 Run from the project root (about a minute):
 
-    .venv/bin/python bench/latency.py       # options: --seconds S, --warmup S, --cars all|player|none, --keep
+    .venv/bin/python bench/latency.py     # options: --seconds S, --warmup S, --cars all|player|none, --no-leds, --keep
 
 Targets (DESIGN.md section 7): p50 and p99 within 1.5x of the floor, for the rev-light topic (and the LED frame
-topic). The summary table is printed last.
+topic); for the realtime LED datagram, p99 within 1.5x of the LED floor's (issue 17). The summary table is printed
+last.
 """
 
 from __future__ import annotations
@@ -55,7 +62,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +140,13 @@ class RevLights:
 def pct_for_lit(lit: int) -> int:
     """A revLightsPercent that the bridge turns into exactly `lit` of 15 LEDs."""
     return round(lit * 100 / LEDS)
+
+
+def frame_seq(lit: int, sent_times: Sequence[int], t: int) -> int:
+    """The sequence number of the datagram an LED frame with `lit` LEDs arriving at `t` came from: the latest one
+    sent before `t` whose `seq % 16` is `lit` (`sent_times[i]` is the send time of sequence number i + 1)."""
+    newest = bisect.bisect_right(sent_times, t)  # seqs 1..newest were sent before it arrived
+    return newest - (newest - lit) % LED_PERIOD
 
 
 def lit_of_frame(payload: str) -> int:
@@ -278,6 +292,79 @@ def floor_main(args: argparse.Namespace) -> None:
         asyncio.run(main())
     except (KeyboardInterrupt, SystemExit):
         pass
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Roles: LED floor (the minimal UDP-in/UDP-out program) and LED receiver (arrival stamps)
+
+DDP_HEADER = struct.Struct(">BBBBIH")
+
+
+def led_floor_main(args: argparse.Namespace) -> None:
+    """CarTelemetry in, the player's rev percentage unpacked, the 15-LED frame out as one DDP datagram."""
+    rev = RevLights.of(PACKET_FORMAT)
+    read = struct.Struct("<B").unpack_from
+    colours = [b"\x00\xff\x00"] * 5 + [b"\xff\x00\x00"] * 5 + [b"\x00\x00\xff"] * 5
+    frames = [b"".join(c if i < lit else b"\x00\x00\x00" for i, c in enumerate(colours)) for lit in range(LEDS + 1)]
+    out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    out.setblocking(False)
+    out.connect(("127.0.0.1", args.led_port))
+    sequence = 0
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+
+        class Floor(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: tuple) -> None:
+                nonlocal sequence
+                if len(data) != rev.size or data[6] != 6:
+                    return
+                player = data[rev.player_offset]
+                if player >= rev.cars:
+                    return
+                (pct,) = read(data, rev.base + player * rev.stride)
+                frame = frames[max(0, min(LEDS, round(pct * LEDS / 100)))]
+                sequence = sequence % 15 + 1
+                out.send(DDP_HEADER.pack(0x41, sequence, 0x0B, 1, 0, len(frame)) + frame)
+
+        await loop.create_datagram_endpoint(Floor, local_addr=("127.0.0.1", args.udp_port))
+        print("ready", flush=True)
+        await asyncio.Event().wait()
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        asyncio.run(main())
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
+
+def led_receiver_main(args: argparse.Namespace) -> None:
+    """Two UDP ports (the bridge's LED datagrams, the LED floor's): each DDP datagram's frame, stamped on arrival."""
+    import selectors
+    import threading
+
+    sel = selectors.DefaultSelector()
+    for name, port in zip(("bridge", "floor"), (int(p) for p in args.ports.split(",")), strict=True):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        sock.bind(("127.0.0.1", port))
+        sock.setblocking(False)
+        sel.register(sock, selectors.EVENT_READ, name)
+    arrivals: list[tuple[str, str, int]] = []
+    stop = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True).start()
+    print("ready", flush=True)
+    clock = time.monotonic_ns
+    while not stop.is_set():
+        for key, _ in sel.select(timeout=0.2):
+            while True:
+                try:
+                    data = key.fileobj.recv(2048)  # type: ignore[union-attr]
+                except BlockingIOError:
+                    break
+                arrivals.append((f"led/{key.data}", data[10:].hex(), clock()))
+    Path(args.out).write_text(json.dumps(arrivals))
+    print("done", flush=True)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -445,6 +532,7 @@ class Run:
     seconds: float  # measured window
     bridge_cpu: float  # fraction of one core during the window
     floor_cpu: float | None
+    led_arrivals: list[tuple[str, str, int]] = field(default_factory=list)  # ("led/bridge" | "led/floor", hex, t)
 
     @property
     def window(self) -> tuple[int, int]:
@@ -457,8 +545,8 @@ class Run:
 
 
 def run_pipeline(seconds: float, warmup: float, *, with_floor: bool, stamp: bool, publish: str = "",
-                 keep: bool = False) -> Run:  # fmt: skip
-    """Broker, counter, (subscriber, floor,) bridge and sender; returns what they saw."""
+                 keep: bool = False, leds: bool = False) -> Run:  # fmt: skip
+    """Broker, counter, (subscriber, floor,) (LED receiver, LED floor,) bridge and sender; what they saw."""
     require_mosquitto()
     directory = Path(tempfile.mkdtemp(prefix="rigbridge-bench-"))
     procs = Procs(directory)
@@ -472,6 +560,13 @@ def run_pipeline(seconds: float, warmup: float, *, with_floor: bool, stamp: bool
             subscriber = start_role(procs, "subscriber", "--broker-port", str(broker_port), "--topics",
                                     ",".join(topics), "--out", str(directory / "arrivals.json"))
             expect(subscriber, "ready", 20, "the subscriber")
+        led_receiver = None
+        if leds:
+            led_ports = [free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)]
+            led_receiver = start_role(procs, "led-receiver", "--ports", ",".join(map(str, led_ports)),
+                                      "--out", str(directory / "led-arrivals.json"))
+            expect(led_receiver, "ready", 20, "the LED receiver")
+            publish += f"lights:\n  realtime:\n    - {{target: '127.0.0.1:{led_ports[0]}', protocol: ddp}}\n"
         bridge_port = free_port(socket.SOCK_DGRAM)
         bridge = start_bridge(procs, write_bridge_config(directory, bridge_port, broker_port, publish))
         ports = [bridge_port]
@@ -482,6 +577,12 @@ def run_pipeline(seconds: float, warmup: float, *, with_floor: bool, stamp: bool
                                "--root", FLOOR_ROOT)
             expect(floor, "ready", 20, "the floor forwarder")
             ports.append(floor_port)
+        if led_receiver is not None:
+            led_floor_port = free_port(socket.SOCK_DGRAM)
+            led_floor = start_role(procs, "led-floor", "--udp-port", str(led_floor_port), "--led-port",
+                                   str(led_ports[1]))
+            expect(led_floor, "ready", 20, "the LED floor")
+            ports.append(led_floor_port)
         sender_args = ["--ports", ",".join(map(str, ports)), "--seconds", str(seconds), "--warmup", str(warmup),
                        "--out", str(directory / "sent.json")]
         sender = start_role(procs, "sender", *sender_args, *(["--stamp"] if stamp else []))
@@ -499,11 +600,19 @@ def run_pipeline(seconds: float, warmup: float, *, with_floor: bool, stamp: bool
             subscriber.stdin.flush()
             expect(subscriber, "done", 30, "the subscriber")
             arrivals = [tuple(a) for a in json.loads((directory / "arrivals.json").read_text())]  # type: ignore[misc]
+        led_arrivals: list[tuple[str, str, int]] = []
+        if led_receiver is not None:
+            assert led_receiver.stdin is not None
+            led_receiver.stdin.write("stop\n")
+            led_receiver.stdin.flush()
+            expect(led_receiver, "done", 30, "the LED receiver")
+            raw = json.loads((directory / "led-arrivals.json").read_text())
+            led_arrivals = [(str(name), str(frame), int(t)) for name, frame, t in raw]
         sent = json.loads((directory / "sent.json").read_text())
         lo, hi = sent["window_realtime_ns"]
         elapsed = cpu1[2] - cpu0[2]
         return Run(sent, arrivals, read_counter(counter), retained_now(broker_port), (hi - lo) / 1e9,
-                   (cpu1[0] - cpu0[0]) / elapsed, (cpu1[1] - cpu0[1]) / elapsed if floor else None)
+                   (cpu1[0] - cpu0[0]) / elapsed, (cpu1[1] - cpu0[1]) / elapsed if floor else None, led_arrivals)
     finally:
         procs.close()
         if not keep:
@@ -533,9 +642,7 @@ def latencies(run: Run, root: str, dest: int) -> dict[str, list[float]]:
             if first <= seq <= last:
                 bits.setdefault(seq, t)
         elif topic == leds_topic:
-            lit = lit_of_frame(payload)
-            newest = bisect.bisect_right(sent_times, t)  # seqs 1..newest were sent before it arrived
-            seq = newest - (newest - lit) % LED_PERIOD
+            seq = frame_seq(lit_of_frame(payload), sent_times, t)
             if first <= seq <= last:
                 leds.setdefault(seq, t)
     # Every datagram, superseded values included: until the first rev-bits message carrying it or a newer one.
@@ -549,6 +656,20 @@ def latencies(run: Run, root: str, dest: int) -> dict[str, list[float]]:
         "leds": [(t - send[seq]) / 1e6 for seq, t in leds.items()],
         "rev_bits_or_newer": [v for v in newest_first if v != float("inf")],
     }
+
+
+def led_latencies(run: Run, side: str, dest: int) -> list[float]:
+    """Milliseconds from send to the LED datagram's arrival, per measured sequence number, for `led/<side>`."""
+    send = run.sender["send_ns"][dest]
+    first, last = run.sender["first_measured"], run.sender["last_seq"]
+    sent_times = send[1 : last + 1]
+    arrived: dict[int, int] = {}
+    for name, frame, t in run.led_arrivals:
+        if name == f"led/{side}":
+            seq = frame_seq(lit_of_frame(frame), sent_times, t)
+            if first <= seq <= last:
+                arrived.setdefault(seq, t)
+    return [(t - send[seq]) / 1e6 for seq, t in arrived.items()]
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -587,6 +708,12 @@ def report(run: Run, cars: str) -> None:
             st = s[side][topic]
             rows.append([f"{side} lights/{topic}", f"{st['n']}/{expected}", ms(st["p50"]), ms(st["p90"]),
                          ms(st["p99"]), ms(st["max"])])
+    led = {"bridge": stats(led_latencies(run, "bridge", 0)), "floor": stats(led_latencies(run, "floor", 2))}
+    if run.led_arrivals:
+        for side in ("bridge", "floor"):
+            st = led[side]
+            rows.append([f"{side} LED datagram (DDP, realtime)", f"{st['n']}/{expected}", ms(st["p50"]),
+                         ms(st["p90"]), ms(st["p99"]), ms(st["max"])])
     print(table(["path", "delivered", "p50", "p90", "p99", "max"], rows))
     print("A value missing at the subscriber was not lost: the bridge keeps one pending value per topic (latest "
           "wins), so a newer value replaced it while the bridge was behind.")
@@ -613,6 +740,15 @@ def report(run: Run, cars: str) -> None:
             summary.append(["lights/rev_bits, every datagram (until it or a newer one arrived): p50, p99 ratios", "",
                             f"{b2['p50'] / f2['p50']:.2f}x, {b2['p99'] / f2['p99']:.2f}x ({ms(b2['p99'])} / "
                             f"{ms(f2['p99'])})", "info"])
+    if run.led_arrivals:
+        b, f = led["bridge"], led["floor"]
+        r = b["p99"] / f["p99"]
+        summary.append(["LED datagram (realtime) p99: bridge / LED floor", f"<= {TARGET_RATIO:.1f}x",
+                        f"{r:.2f}x ({ms(b['p99'])} / {ms(f['p99'])})", verdict(r <= TARGET_RATIO)])
+        summary.append(["LED datagram (realtime) p50: bridge / LED floor", "",
+                        f"{b['p50'] / f['p50']:.2f}x ({ms(b['p50'])} / {ms(f['p50'])})", "info"])
+        summary.append(["LED datagrams delivered in the window: bridge / LED floor", "",
+                        f"{b['n']}/{expected} / {f['n']}/{expected}", "info"])
     summary.append([f"messages/s to the broker under {BASE}/# ({cars_label(cars)}, stamped rev lights)", "",
                     f"{count.messages / run.seconds:.0f}/s, {count.bytes / run.seconds / 1000:.1f} kB/s "
                     "topic+payload", "info"])
@@ -634,7 +770,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cars", choices=("all", "player", "none"), default="all",
                         help="publish.cars for the bridge (default all: the default settings)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, raw data)")
-    parser.add_argument("--role", choices=("sender", "floor", "subscriber"), help=argparse.SUPPRESS)
+    parser.add_argument("--no-leds", action="store_true", help="leave out the realtime LED path and its floor")
+    parser.add_argument("--role", choices=("sender", "floor", "subscriber", "led-floor", "led-receiver"),
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--led-port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--ports", help=argparse.SUPPRESS)
     parser.add_argument("--stamp", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -653,6 +792,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         return floor_main(args)
     if args.role == "subscriber":
         return subscriber_main(args)
+    if args.role == "led-floor":
+        return led_floor_main(args)
+    if args.role == "led-receiver":
+        return led_receiver_main(args)
     if args.seconds * HZ + args.warmup * HZ > MAX_SEQ:
         sys.exit(f"bench: at most {MAX_SEQ // HZ} s in all")
     print("bench/latency.py:", " ".join(sys.argv[1:]) or "(defaults)",
@@ -660,7 +803,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(machine_line())
     started = time.monotonic()
     publish = "" if args.cars == "all" else f"publish:\n  cars: {args.cars}\n"
-    run = run_pipeline(args.seconds, args.warmup, with_floor=True, stamp=True, publish=publish, keep=args.keep)
+    run = run_pipeline(args.seconds, args.warmup, with_floor=True, stamp=True, publish=publish, keep=args.keep,
+                       leds=not args.no_leds)
     report(run, args.cars)
     print(f"(ran {time.monotonic() - started:.0f} s)")
 

@@ -53,6 +53,7 @@ __all__ = [
     "Problem",
     "PublishSettings",
     "RateSettings",
+    "RealtimeDevice",
     "Settings",
     "TlsSettings",
     "UdpSettings",
@@ -69,6 +70,8 @@ ENV_PASSWORD = "RIGBRIDGE_MQTT_PASSWORD"
 PUBLISH_CARS = ("all", "player", "none")
 HA_GROUPS = ("session", "player", "cars", "lights", "bridge", "events")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+REALTIME_PROTOCOLS = ("ddp", "dnrgb", "drgb", "warls")
+MAX_REALTIME_DEVICES = 16  # each costs one datagram per changed frame on the datagram path
 MQTT_PROTOCOLS = {5: "5", 311: "3.1.1"}
 
 _TOPIC_RE = re.compile(r"[A-Za-z0-9_-]+(?:/[A-Za-z0-9_-]+)*")
@@ -280,6 +283,20 @@ class WledSettings:
     topics: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class RealtimeDevice:
+    """One LED strip (or a segment of one) driven over UDP: DDP or one of WLED's realtime protocols."""
+
+    target: tuple[str, int]
+    protocol: str = "ddp"
+    leds: int | None = None  # LEDs of this segment; None: lights.leds. The frame is stretched or shrunk to fit
+    start: int = 0  # index of the segment's first LED on the strip
+    reversed: bool = False  # the frame's first LED at the segment's far end
+    brightness: int = 255  # scales the frame (which already has lights.brightness)
+    timeout_s: int = 2  # the device's realtime timeout; a keep-alive goes out at a third of it
+    flags: bool = False  # while a flag is out (yellow, blue, red, safety car), the segment shows its colour
+
+
 _DEFAULT_PROFILE_COLORS = ("#00ff00", "#ff0000", "#0000ff")
 
 
@@ -297,6 +314,7 @@ class LightsSettings:
     profile: tuple[LedSegment, ...] = ()  # empty: green/red/blue thirds of `leds`
     limiter_flash_hz: float = 4.0
     wled: WledSettings = field(default_factory=WledSettings)
+    realtime: tuple[RealtimeDevice, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.profile:
@@ -1111,6 +1129,59 @@ def _check_wled(ctx: _Ctx, wled: WledSettings, path: str) -> WledSettings:
     return wled
 
 
+# What each realtime protocol can address (ddp: a 32-bit byte offset, far beyond these bounds).
+_REALTIME_LIMITS = {
+    "warls": (254, "WARLS addresses LEDs by a one-byte index: start + leds must be at most 255"),
+    "drgb": (489, "DRGB carries at most 490 LEDs, always from LED 0: use dnrgb or ddp for a segment further on"),
+}
+
+
+def _check_realtime_device(ctx: _Ctx, device: RealtimeDevice, path: str) -> RealtimeDevice:
+    """The segment must fit what its protocol can address (`leds` None: checked with lights.leds later)."""
+    limit = _REALTIME_LIMITS.get(device.protocol)
+    if limit is None or device.leds is None or not ctx.ok(f"{path}.protocol", f"{path}.leds", f"{path}.start"):
+        return device
+    last, message = limit
+    if device.protocol == "drgb" and device.start:
+        ctx.add(f"{path}.start", message, device.start)
+    elif device.start + device.leds - 1 > last:
+        key = f"{path}.leds" if ctx.given(f"{path}.leds") else f"{path}.start"
+        ctx.add(key, f"{message} (start {device.start} + leds {device.leds})", getattr(device, key.rsplit(".", 1)[1]))
+    return device
+
+
+def realtime_loop_message(message: str) -> str:
+    """`self_loop_problems`' reason for a forward target, said of an LED device."""
+    return message.replace("forwards to", "sends to").replace(
+        "every datagram would loop", "the bridge would receive its own LED frames")
+
+
+def _check_realtime(ctx: _Ctx, settings: Settings) -> None:
+    """LED devices: the strip must fit the protocol, and no device may be the bridge's own UDP port."""
+    lights, udp, path = settings.lights, settings.udp, "lights.realtime"
+    if not ctx.ok(path):
+        return
+    if len(lights.realtime) > MAX_REALTIME_DEVICES:
+        count = _Shape(f"{len(lights.realtime)} devices")
+        ctx.add(path, f"at most {MAX_REALTIME_DEVICES} devices are supported", count)
+        return
+    first: dict[tuple[tuple[str, int], int], int] = {}
+    for index, device in enumerate(lights.realtime):
+        item = f"{path}[{index}]"
+        if device.leds is None and ctx.ok("lights.leds"):
+            _check_realtime_device(ctx, dataclasses.replace(device, leds=lights.leds), item)
+        segment = (device.target, device.start)
+        if segment in first:  # one segment driven twice: the two frames would fight
+            ctx.add(f"{item}.target", f"drives the same device from the same start as {path}[{first[segment]}]; "
+                    "give each segment its own start", _format_hostport(*device.target))
+        first.setdefault(segment, index)
+    if ctx.ok("udp.bind", "udp.port"):
+        targets = [device.target for device in lights.realtime]
+        for index, message in sorted(self_loop_problems(targets, udp.bind, udp.port).items()):
+            ctx.add(f"{path}[{index}].target", realtime_loop_message(message),
+                    _format_hostport(*targets[index]))
+
+
 def _check_topic(ctx: _Ctx, key: str, value: str, longest_topic: str) -> None:
     """The longest topic built from `value` must pass the topic module's own check (the same length bound)."""
     try:
@@ -1146,6 +1217,7 @@ def _check_settings(ctx: _Ctx, settings: Settings, path: str) -> Settings:
     if ha.enabled and "cars" in ha.groups and settings.publish.cars == "none" and ctx.ok("publish.cars"):
         ctx.add("homeassistant.groups", "includes cars but publish.cars is none, so no car topics exist")
     _check_topic_lengths(ctx, settings)
+    _check_realtime(ctx, settings)
     return settings
 
 
@@ -1267,6 +1339,23 @@ _SCHEMA = _Section(
                     WledSettings,
                     {"enabled": _boolean(), "topics": _list(_string(_TOPIC_MESSAGE, pattern=_TOPIC_RE), unique=True)},
                     (_check_wled,),
+                ),
+                "realtime": _list(
+                    _Section(
+                        RealtimeDevice,
+                        {
+                            "target": _hostport(),
+                            "protocol": _enum(REALTIME_PROTOCOLS, fold_case=True),
+                            "leds": _optional(_integer(1, 1024)),
+                            "start": _integer(0, 8191),
+                            "reversed": _boolean(),
+                            "brightness": _integer(0, 255),
+                            # 255 would mean "never": a device must fall back by itself if the bridge dies
+                            "timeout_s": _integer(1, 254),
+                            "flags": _boolean(),
+                        },
+                        (_check_realtime_device,),
+                    ),
                 ),
             },
             (_check_lights,),

@@ -53,6 +53,7 @@ from bridge.games.f1.codec import REASONS
 from bridge.ingest.stats import HANDLER_ERROR, KERNEL_OVERFLOW, NOT_ALLOWED, OTHER_SOURCE
 from bridge.ingest.udp import PortInUseError
 from bridge.publish.catalog import CATALOG, RATE_CLASSES, WHEELS, Field, by_path
+from bridge.publish.led_realtime import LedRealtime
 from bridge.state.schema import CAR_COLUMNS, CAR_SOURCES
 from bridge.state.session import STALE_REASONS
 from bridge.status import Histogram
@@ -197,6 +198,10 @@ class Snapshot:
     stale: dict[str, int] = field(default_factory=dict)
     publish_failure_reasons: dict[str, int] = field(default_factory=dict)
     oversize_skipped: int = 0
+    # realtime LED devices (`lights.realtime`): empty when there are none
+    led_frames: dict[str, int] = field(default_factory=dict)
+    led_errors: dict[tuple[str, str], int] = field(default_factory=dict)
+    led_latency: HistogramCopy = field(default_factory=lambda: HistogramCopy.of(Histogram()))
     # telemetry (raw values; scaled when the families are built)
     context: list[Any] = field(default_factory=list)  # aligned with CONTEXT_GAUGES
     player: list[Any] | None = None  # aligned with PLAYER_GAUGES; None: no player car (spectating)
@@ -282,6 +287,12 @@ def take_snapshot(bridge: Bridge, lag: Histogram, cache: ColumnCache | None = No
         publish_failure_reasons=dict(status.publish_failures_by_reason),
         oversize_skipped=status.oversize_skipped,
     )
+    for reader in bridge.readers:
+        if isinstance(reader, LedRealtime):
+            stats = reader.stats
+            snap.led_frames = {name: stats.frames[name] for name in reader.devices}
+            snap.led_errors = dict(stats.errors)
+            snap.led_latency = HistogramCopy.of(stats.latency)
     ctx = engine.context
     snap.context = [g.read(ctx) for g in CONTEXT_GAUGES]
     if view.session_uid:  # a session is known: telemetry is meaningful
@@ -445,6 +456,22 @@ def health_families(snap: Snapshot, rig: str) -> list[Family]:
     ]
 
 
+def led_families(snap: Snapshot, rig: str) -> list[Family]:
+    """The realtime LED devices: series per device only when `lights.realtime` lists some."""
+    frames = Family("rigbridge_led_frames_sent", "LED frames (and keep-alives) sent to each realtime device",
+                    "counter")
+    for name, n in sorted(snap.led_frames.items()):
+        frames.add(("rig", "device"), (rig, name), n, "_total")
+    errors = Family("rigbridge_led_send_errors", "LED frames not sent to a realtime device, by device and reason "
+                    "(buffer_full: dropped, the socket's buffer was full; else the errno, such as econnrefused)",
+                    "counter")
+    for (name, reason), n in sorted(snap.led_errors.items()):
+        errors.add(("rig", "device", "reason"), (rig, name, reason), n, "_total")
+    latency = histogram("rigbridge_led_latency_seconds", "datagram received to LED frame sent to the realtime "
+                        "devices", rig, snap.led_latency)
+    return [frames, errors, latency]
+
+
 def telemetry_families(snap: Snapshot, rig: str) -> list[Family]:
     """The race: the player's car, every active car, the session."""
     out = [gauge(g.name, g.help, rig, _number(value, g.scale))
@@ -508,7 +535,7 @@ def telemetry_families(snap: Snapshot, rig: str) -> list[Family]:
 
 def families(snap: Snapshot, rig: str) -> list[Family]:
     """Every family the bridge's snapshot gives, for one scrape."""
-    return [*health_families(snap, rig), *telemetry_families(snap, rig)]
+    return [*health_families(snap, rig), *led_families(snap, rig), *telemetry_families(snap, rig)]
 
 
 # --------------------------------------------------------------------------------------------------- conversions

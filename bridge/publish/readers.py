@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from bridge.publish.homeassistant import HomeAssistant
+from bridge.publish.led_realtime import LedRealtime
 from bridge.publish.wled import Wled
 
 if TYPE_CHECKING:
@@ -49,4 +50,7 @@ def build_readers(bridge: Bridge) -> list[Reader]:
     wled = settings.lights.wled
     if wled.enabled and wled.topics:
         readers.append(Wled(wled.topics, bridge.engine, bridge.lights, wake=wake))
+    engine = bridge.engine
+    if settings.lights.realtime:  # LED devices over UDP, fed on the datagram path (origin: the datagram's time)
+        readers.append(LedRealtime.from_settings(settings, bridge.lights, lambda: engine.origin_ns, bridge.faults))
     return readers
