@@ -12,6 +12,10 @@ wrong-length suspects left out) and on a 60 Hz frame mix of them:
   field as nested Python values). The subprocess also times our `decode` on the same datagrams, interleaved, so
   each "x faster" ratio comes from one process.
 
+Forza: every datagram of the real Forza Motorsport (2023) recording (`forza/fm2023-dash-331.bin`, 1,793
+datagrams of 331 bytes), in arrival order, timed like the mix: `unpack` (the variant's Struct), `decode`,
+`identify+decode` (the registry's signature test first, as automatic game detection does) and `decode+to_dict`.
+
 The frame mix is 5 s at 60 Hz (300 frames, so Participants at 0.2/s occurs exactly once): per frame Motion,
 LapData, CarTelemetry, CarStatus and MotionEx; then Session 2/s, Participants 0.2/s, CarSetups 2/s, CarDamage
 10/s, SessionHistory 20/s, TyreSets 20/s and one event per second, spread evenly over the frames.
@@ -42,8 +46,12 @@ from typing import Any
 
 from bridge.games.f1.codec import decode
 from bridge.games.f1.layouts import LAYOUTS
+from bridge.games.forza import codec as forza
+from bridge.games.forza.layouts import BY_SIZE as FORZA_BY_SIZE
+from bridge.games.registry import identify
 
 from _common import FORMATS, ROOT, Calls, Capture, best_of, fmt_ns, load_captures, machine_line, repeated, table
+from tools.captures import captures_root
 
 Mixes = dict[int, list[list[Capture]]]  # format -> frames -> datagrams
 Maker = Callable[[Capture], tuple[Callable[[Any], Any], Any]]  # datagram -> the (function, argument) to time
@@ -172,6 +180,59 @@ def measure_ours(captures: Sequence[Capture], mixes: Mixes, args: argparse.Names
     makers = ours()
     mix = {fmt: measure_mix(makers, frames, args) for fmt, frames in mixes.items()}
     return {"items": measure_items(makers, captures, args), "mix": mix}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Forza
+
+FORZA_CAPTURE = ("forza", "fm2023-dash-331.bin")
+FORZA_SIZE = 331
+FORZA_CHUNK = 18  # datagrams per timed chunk, as many as a chunk of the F1 mix
+
+
+def forza_datagrams() -> list[bytes]:
+    root = captures_root()
+    path = root.joinpath(*FORZA_CAPTURE) if root else None
+    if path is None or not path.is_file():
+        return []
+    raw = path.read_bytes()
+    return [raw[i : i + FORZA_SIZE] for i in range(0, len(raw), FORZA_SIZE)]
+
+
+def measure_forza(datagrams: Sequence[bytes], args: argparse.Namespace) -> dict[str, float]:
+    """Nanoseconds per datagram over the whole recording, in chunks (see `measure_mix`)."""
+
+    def identify_decode(data: bytes) -> Any:
+        game = identify(data)
+        return game.decode(data) if game else None
+
+    def decode_to_dict(data: bytes) -> dict[str, Any]:
+        return forza.decode(data).to_dict()  # type: ignore[union-attr]
+
+    unpack = FORZA_BY_SIZE[FORZA_SIZE].struct.unpack_from
+    makers = {"unpack": unpack, "decode": forza.decode, "identify+decode": identify_decode,
+              "decode+to_dict": decode_to_dict}
+    total = dict.fromkeys(makers, 0.0)
+    repeat = min(args.repeat, MIX_CHUNK_REPEAT)
+    for start in range(0, len(datagrams), FORZA_CHUNK):
+        chunk = datagrams[start : start + FORZA_CHUNK]
+        variants = {name: [(fn, d) for d in chunk] for name, fn in makers.items()}
+        for name, ns in best_of(variants, repeat, args.target_ms, args.budget_ms).items():
+            total[name] += ns * len(chunk)
+    return {name: ns / len(datagrams) for name, ns in total.items()}
+
+
+def forza_rows(t: dict[str, float] | None, n: int) -> list[list[str]]:
+    if t is None:
+        return [["Forza Motorsport (2023) recording", "", "not measured (capture not found)", "n/a"]]
+    return [
+        [f"Forza recording ({n} datagrams of {FORZA_SIZE} bytes): decode / unpack", "", ratio(t["decode"], t["unpack"]),
+         "info"],
+        ["  unpack / decode / identify+decode per datagram", "",
+         f"{fmt_ns(t['unpack'])} / {fmt_ns(t['decode'])} / {fmt_ns(t['identify+decode'])}", "info"],
+        ["  identify+decode CPU per second of 60 Hz telemetry", "", fmt_ns(t["identify+decode"] * HZ), "info"],
+        ["  decode+to_dict / unpack", "", ratio(t["decode+to_dict"], t["unpack"]), "info"],
+    ]  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -333,6 +394,7 @@ def summary_rows(mine: dict, peers: Sequence[dict], mixes: Mixes) -> list[list[s
     rows = []
     for fmt, t in mine["mix"].items():
         rows += ours_rows(fmt, t, len(flat(mixes[fmt])))
+    rows += forza_rows(mine.get("forza"), mine.get("forza_datagrams", 0))
     for peer in peers:
         for fmt_text, t in peer.get("mix", {}).items():
             rows += peer_rows(peer["version"], fmt_text, t)
@@ -388,8 +450,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     check_ours(captures)
     mixes = {fmt: build_frames(captures, fmt) for fmt in FORMATS}
     mine = measure_ours(captures, mixes, args)
+    forza_capture = forza_datagrams()
+    if forza_capture:
+        mine["forza"] = measure_forza(forza_capture, args)
+        mine["forza_datagrams"] = len(forza_capture)
     peers = [] if args.no_peers else [run_peer(v, args) for v in PEER_VERSIONS]
     report(captures, mixes, mine, peers)
+    from decode_games import report_games  # GT7 (with its Salsa20), Codemasters, OutGauge: their own table
+
+    report_games(args)
 
 
 if __name__ == "__main__":

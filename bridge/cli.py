@@ -85,13 +85,35 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
+    from bridge.games.registry import BY_KEY
+
+    to = args.to or f"127.0.0.1:{BY_KEY[args.game].default_port}"
+    if args.game == "forza":
+        if args.format is not None:
+            print("rigbridge synth: --format is F1's; Forza's datagrams are chosen with --variant", file=sys.stderr)
+            return 2
+        from bridge.games.forza.synth_cli import synth_main as forza_synth_main
+
+        return forza_synth_main(
+            to=to,
+            variant=args.variant or "motorsport",
+            rate=args.rate,
+            cars=12 if args.cars is None else args.cars,
+            duration=args.duration,
+            speed=args.speed,
+            seed=args.seed,
+            laps=args.laps,
+        )
+    if args.variant is not None:
+        print("rigbridge synth: --variant is Forza's (with --game forza); F1 has --format", file=sys.stderr)
+        return 2
     from bridge.games.f1.synth_cli import synth_main
 
     return synth_main(
-        to=args.to,
+        to=to,
         rate=args.rate,
-        cars=args.cars,
-        packet_format=args.format,
+        cars=22 if args.cars is None else args.cars,
+        packet_format=2025 if args.format is None else args.format,
         duration=args.duration,
         speed=args.speed,
         seed=args.seed,
@@ -128,9 +150,9 @@ def _cmd_ha_recorder_exclude(args: argparse.Namespace) -> int:
 
 
 def _cmd_decode(args: argparse.Namespace) -> int:
-    from bridge.games.f1.decode_cli import decode_files
+    from bridge.decode_cli import decode_files
 
-    return decode_files(args.files, out=sys.stdout)
+    return decode_files(args.files, out=sys.stdout, game=args.game)
 
 
 def _cmd_record(args: argparse.Namespace) -> int:
@@ -193,13 +215,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "synth",
         _cmd_synth,
-        "the synthetic game alone: a plausible race sent as real F1 UDP telemetry",
-        "rigbridge synth --to 127.0.0.1:20777 --rate 60 --cars 22 --format 2025 --duration 120",
+        "the synthetic game alone: a plausible race sent as real UDP telemetry (F1, or Forza with --game forza)",
+        "rigbridge synth --to 127.0.0.1:20777 --rate 60 --cars 22 --format 2025 --duration 120\n"
+        "  rigbridge synth --game forza --variant horizon --to 192.168.1.20:5300",
     )
-    p.add_argument("--to", default="127.0.0.1:20777", metavar="HOST:PORT", help="where to send (default %(default)s)")
+    p.add_argument("--game", choices=("f1", "forza"), default="f1", help="the game to imitate (default f1)")
+    p.add_argument("--to", metavar="HOST:PORT",
+                   help="where to send (default 127.0.0.1 on the game's port: 20777 for F1, 5300 for Forza)")
     p.add_argument("--rate", type=int, default=60, choices=(10, 20, 30, 60), help="UDP send rate in Hz")
-    p.add_argument("--cars", type=bounded_int(2, 24), default=22, help="cars in the race (2-22; 2-24 in format 2026)")
-    p.add_argument("--format", type=int, default=2025, choices=(2023, 2024, 2025, 2026), help="UDP format")
+    p.add_argument("--cars", type=bounded_int(2, 24), default=None,
+                   help="cars in the race (F1: 2-22, 2-24 in format 2026, default 22; Forza: default 12)")
+    p.add_argument("--format", type=int, default=None, choices=(2023, 2024, 2025, 2026),
+                   help="F1's UDP format (default 2025)")
+    p.add_argument("--variant", choices=("sled", "dash", "horizon", "motorsport"), default=None,
+                   help="Forza's datagram: sled (232 bytes, FM7), dash (311, FM7), horizon (324, FH4/FH5) or "
+                   "motorsport (331, Forza Motorsport 2023; the default)")
     p.add_argument("--duration", type=DURATION, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
     p.add_argument("--speed", type=SPEED, default=1.0, metavar="X",
                    help=f"time factor (2 = twice real time; {MIN_SPEED:g} to {MAX_SPEED:g})")
@@ -210,9 +240,21 @@ def build_parser() -> argparse.ArgumentParser:
         "decode",
         _cmd_decode,
         "print each datagram (raw .bin files or rigbridge captures) as one JSON object per line",
-        "rigbridge decode capture.rbcap 2024-06.bin | jq .packet",
+        "rigbridge decode capture.rbcap 2024-06.bin | jq .packet\n"
+        "  rigbridge decode --game forza fm2023-dash-331.bin | jq .speed",
+    )
+    p.description = (
+        "print each datagram (raw .bin files or rigbridge captures) as one JSON object per line.\n\n"
+        "F1 datagrams print as header, packet and body; Forza's as {\"game\": \"forza\", \"packet\": VARIANT,\n"
+        "...fields}, with the values as the game sends them (speed m/s, tyre temperatures °F, fuel 0-1).\n\n"
+        "A raw file is one datagram, except a raw Forza recording: datagrams of one Forza size (232,\n"
+        "311, 324 or 331 bytes) back to back with no header. Such a file is split by that size when it\n"
+        "is a whole number of them and its first and last carry Forza's signature; with --game forza,\n"
+        "whenever one Forza size divides the file."
     )
     p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--game", choices=("auto", "f1", "forza"), default="auto",
+                   help="decode every datagram as this game's (default auto: the game its signature names)")
 
     p = add(
         "topics",

@@ -27,7 +27,7 @@ from bridge.games.f1.codec import (
     encode,
     text,
 )
-from bridge.games.f1.decode_cli import to_json
+from bridge.decode_cli import to_json
 from bridge.games.f1.layouts import COUNTED_ARRAYS, EVENT_PACKET_ID, HEADER_SIZE, LAYOUTS
 from tools.captures import captures_root
 

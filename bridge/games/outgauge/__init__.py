@@ -1,0 +1,1 @@
+"""OutGauge, the dashboard packet of Live for Speed and BeamNG.drive."""
