@@ -1,6 +1,7 @@
 """CPU budget: the bridge's CPU time over wall time, at 20 Hz and 60 Hz, 22 cars, default topics, broker on loopback.
 
-Everything runs as its own process on this machine (the process helpers are in tools/processes.py):
+Everything runs as its own process on this machine (the process helpers are in tools/processes.py
+and bench/roles.py):
 
 * a real mosquitto on a free loopback port, and `mosquitto_sub` on everything the bridges publish, counting;
 * per run, a fresh bridge: `rigbridge run -c FILE` with every publish setting at its default (all cars, default
@@ -43,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import ROOT, machine_line, table
+from roles import bridge_config, wait_logged
 from tools.net import free_port
 from tools.processes import MOSQUITTO_SUB, Broker, Procs, cpu_seconds, require_mosquitto
 
@@ -154,12 +156,7 @@ def measure(procs: Procs, broker: Broker, counter: Path, run: int, name: str, ra
     """One run: a fresh bridge (or, `floor`, the bare receiver) and a sender; CPU over the measured window."""
     rig = f"cpu-{run}"  # each run its own topics
     udp_port = free_port(socket.SOCK_DGRAM)
-    config = procs.directory / f"{rig}.yaml"
-    config.write_text(
-        f"udp:\n  bind: 127.0.0.1\n  port: {udp_port}\n"
-        f"mqtt:\n  host: 127.0.0.1\n  port: {broker.port}\n  rig: {rig}\n"
-        f"metrics:\n  port: {free_port()}\n" + (QUIET if quiet else "")
-    )
+    config = bridge_config(procs.directory / f"{rig}.yaml", udp_port, broker.port, rig, QUIET if quiet else "")
     python = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else [sys.executable]
     if floor:
         bridge = procs.start([sys.executable, str(SCRIPT), "--role", "receiver", "--udp-port", str(udp_port)], rig,
@@ -171,12 +168,7 @@ def measure(procs: Procs, broker: Broker, counter: Path, run: int, name: str, ra
         sender = procs.start([sys.executable, str(SCRIPT), "--role", "sender", "--udp-port", str(udp_port),
                               "--rate", str(rate), "--duration", str(args.warmup + args.seconds + 2)],
                              f"{rig}-sender", stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    log = procs.directory / f"{rig}.log"
-    deadline = time.monotonic() + 30
-    while (" connected" if not floor else "ready") not in (log.read_text(errors="replace") if log.exists() else ""):
-        if bridge.poll() is not None or time.monotonic() > deadline:
-            sys.exit(f"bench: rigbridge did not connect:\n{log.read_text(errors='replace')}")
-        time.sleep(0.05)
+    wait_logged(procs, {rig: bridge}, 30, 0.05, "ready" if floor else " connected")
     if sender is not None:
         assert sender.stdin is not None and sender.stdout is not None
         if sender.stdout.readline().strip() != "generated":
@@ -195,6 +187,7 @@ def measure(procs: Procs, broker: Broker, counter: Path, run: int, name: str, ra
         sender.wait(30)
     bridge.send_signal(signal.SIGTERM)
     if bridge.wait(30) != 0:
+        log = procs.directory / f"{rig}.log"
         sys.exit(f"bench: rigbridge exited with {bridge.returncode}:\n{log.read_text(errors='replace')}")
     time.sleep(0.3)
     groups: Counter[str] = Counter()
@@ -231,13 +224,16 @@ def profile_table(path: Path, top: int = 18) -> str:
     return "\n".join([f"  own time of the busiest functions (share of {total:.1f} s busy; calls):", *lines])
 
 
+ROLES = {"sender": sender_main, "receiver": receiver_main}
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="measured seconds per run (default 30)")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of telemetry before measuring (default 5)")
     parser.add_argument("--profile", action="store_true", help="also run 60 Hz under cProfile and show where")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
-    parser.add_argument("--role", choices=("sender", "receiver"), help=argparse.SUPPRESS)
+    parser.add_argument("--role", choices=tuple(ROLES), help=argparse.SUPPRESS)
     parser.add_argument("--udp-port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--rate", type=int, default=60, help=argparse.SUPPRESS)
     parser.add_argument("--duration", type=float, default=40.0, help=argparse.SUPPRESS)
@@ -246,10 +242,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.role == "sender":
-        return sender_main(args)
-    if args.role == "receiver":
-        return receiver_main(args)
+    if args.role:
+        return ROLES[args.role](args)
     require_mosquitto()
     print("bench/cpu.py:", " ".join(sys.argv[1:]) or "(defaults)", f"seconds={args.seconds} warmup={args.warmup}")
     started = time.monotonic()

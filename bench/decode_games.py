@@ -58,6 +58,14 @@ def timed(datagrams: Sequence[bytes], makers: dict[str, Callable[[bytes], Any]],
     return {name: ns / len(datagrams) for name, ns in total.items()}
 
 
+def codec_row(label: str, datagrams: Sequence[bytes], codec: Any, args: argparse.Namespace) -> list[str]:
+    """One single-record game's row: decode / identify+decode / decode+to_dict per datagram."""
+    t = timed(datagrams, {"decode": codec.decode, "identify+decode": identify_decode,
+                          "decode+to_dict": lambda d: codec.decode(d).to_dict()}, args)  # fmt: skip
+    return [f"{label}: decode / identify+decode / decode+to_dict", "",
+            f"{fmt_ns(t['decode'])} / {fmt_ns(t['identify+decode'])} / {fmt_ns(t['decode+to_dict'])}", "info"]
+
+
 def gt7_inputs(root: Path) -> tuple[list[bytes], list[bytes]]:
     """(encrypted, clear) packets of the recording, and the real encrypted one at the end of the first list."""
     raw = gzip.decompress((root / "gt7" / "replay-368-decrypted.gz").read_bytes())
@@ -91,19 +99,9 @@ def measure(args: argparse.Namespace) -> list[list[str]]:
     if dirt_path.is_file():
         raw = dirt_path.read_bytes()
         dirt = [raw[i : i + 264] for i in range(0, len(raw), 264)]
-        t = timed(dirt, {"decode": codemasters.decode, "identify+decode": identify_decode,
-                         "decode+to_dict": lambda d: codemasters.decode(d).to_dict()}, args)  # fmt: skip
-        rows += [
-            [f"Codemasters ({len(dirt)} real datagrams): decode / identify+decode / decode+to_dict", "",
-             f"{fmt_ns(t['decode'])} / {fmt_ns(t['identify+decode'])} / {fmt_ns(t['decode+to_dict'])}", "info"],
-        ]  # fmt: skip
+        rows.append(codec_row(f"Codemasters ({len(dirt)} real datagrams)", dirt, codemasters, args))
     gauge = [d for _, d in zip(range(1800), SyntheticGauge(GaugeConfig()).datagrams())]
-    t = timed(gauge, {"decode": outgauge.decode, "identify+decode": identify_decode,
-                      "decode+to_dict": lambda d: outgauge.decode(d).to_dict()}, args)  # fmt: skip
-    rows += [
-        [f"OutGauge ({len(gauge)} synthetic datagrams): decode / identify+decode / decode+to_dict", "",
-         f"{fmt_ns(t['decode'])} / {fmt_ns(t['identify+decode'])} / {fmt_ns(t['decode+to_dict'])}", "info"],
-    ]  # fmt: skip
+    rows.append(codec_row(f"OutGauge ({len(gauge)} synthetic datagrams)", gauge, outgauge, args))
     return rows
 
 

@@ -14,7 +14,8 @@ Everything runs as its own process on this machine, against a real mosquitto on 
 * one subscriber (`--role subscriber`, paho) on the bridge's `lights/rev_bits` and `lights/leds` and the floor's
   two topics, stamping every arrival; and `mosquitto_sub` counting everything under `rigbridge/#`.
 
-`bench/broker_load.py` reuses the broker, bridge, sender and counting parts (`run_pipeline`).
+`bench/broker_load.py` reuses the broker, bridge, sender and counting parts (`run_pipeline`). The race, the
+sender and the subscriber are shared with `bench/league.py` (`bench/roles.py`).
 
 The realtime LED path (`lights.realtime`) is measured in the same run: the bridge has one DDP device, an LED
 receiver (`--role led-receiver`) on a loopback UDP port that stamps each LED datagram on arrival; beside it, the
@@ -54,7 +55,6 @@ import asyncio
 import bisect
 import json
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -66,80 +66,39 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, machine_line, table
+from _common import machine_line, table
+from roles import (
+    CARS,
+    HZ,
+    LED_PERIOD,
+    LEDS,
+    MAX_SEQ,
+    PACKET_FORMAT,
+    RevLights,
+    bridge_config,
+    expect,
+    run_until_terminated,
+    sender_role,
+    serve_datagrams,
+    start_bridges,
+    start_role,
+    stop_role,
+    subscriber_role,
+)
 
 from tools.net import free_port
 from tools.processes import MOSQUITTO_SUB, Broker, Procs, cpu_seconds, require_mosquitto
 
-HZ = 60
-PACKET_FORMAT = 2025
-CARS = 22
-SEED = 1
-RACE_OFFSET_S = 10.0  # send from here: lights out has happened, the field is racing
 RIG = "bench"
 BASE = "rigbridge"
 FLOOR_ROOT = "floor/bench"
 HA_PREFIX = "homeassistant"  # the default discovery prefix
 TARGET_RATIO = 1.5
-LEDS = 15
-LED_PERIOD = LEDS + 1  # the LED frame carries seq % 16 lit LEDs
-MAX_SEQ = 32767  # revLightsBitValue: 15 bits of LEDs
 SCRIPT = Path(__file__).resolve()
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Where the rev lights sit in a CarTelemetry datagram
-
-
-def byte_offset(packet_format: int, packet_id: int, *path: str | int) -> int:
-    """Byte offset of a field in a datagram: `byte_offset(2025, 6, "carTelemetryData", 3, "revLightsPercent")`."""
-    from bridge.games.f1.layouts import LAYOUTS
-
-    record = LAYOUTS.packets[(packet_format, packet_id)].record
-    offset = 0
-    f = None
-    for step in path:
-        if isinstance(step, int):
-            assert f is not None and f.record is not None
-            offset += step * f.record.size
-            continue
-        assert record is not None
-        for g in record.fields:
-            if g.name == step:
-                f = g
-                break
-            offset += g.size
-        else:
-            raise KeyError(step)
-        record = f.record
-    return offset
-
-
-@dataclass(frozen=True)
-class RevLights:
-    """Offsets for one format: player index, and the player's revLightsPercent + revLightsBitValue ("<BH")."""
-
-    size: int
-    player_offset: int
-    base: int  # revLightsPercent of car 0
-    stride: int  # bytes per car record
-    cars: int
-
-    @classmethod
-    def of(cls, packet_format: int) -> RevLights:
-        from bridge.games.f1.layouts import LAYOUTS
-
-        layout = LAYOUTS.packets[(packet_format, 6)]
-        base = byte_offset(packet_format, 6, "carTelemetryData", 0, "revLightsPercent")
-        bits = byte_offset(packet_format, 6, "carTelemetryData", 0, "revLightsBitValue")
-        assert bits == base + 1, "revLightsPercent and revLightsBitValue are expected side by side"
-        stride = byte_offset(packet_format, 6, "carTelemetryData", 1, "revLightsPercent") - base
-        return cls(layout.size, byte_offset(packet_format, 6, "playerCarIndex"), base, stride, layout.num_cars)
-
-
-def pct_for_lit(lit: int) -> int:
-    """A revLightsPercent that the bridge turns into exactly `lit` of 15 LEDs."""
-    return round(lit * 100 / LEDS)
+# Matching LED frames to datagrams
 
 
 def frame_seq(lit: int, sent_times: Sequence[int], t: int) -> int:
@@ -164,90 +123,19 @@ def lit_of_frame(payload: str) -> int:
 
 
 def sender_main(args: argparse.Namespace) -> None:
-    """Generate the race, stamp the telemetry, send it at real time to every port, write the send times."""
-    from bridge.games.f1.synth import SynthConfig, SyntheticRace
-
+    """The race, stamped (`--stamp`), at real time to every port; the send times to `--out`."""
     ports = [int(p) for p in args.ports.split(",")]
-    rev = RevLights.of(PACKET_FORMAT)
-    pack = struct.Struct("<BH").pack_into
-    start_at = RACE_OFFSET_S
-    end_at = start_at + args.warmup + args.seconds
-    frames: list[tuple[float, list[tuple[bytes, int]]]] = []  # (datagram, its sequence number or 0) per frame
-    seq = 0
-    first_measured = None
-    config = SynthConfig(packet_format=PACKET_FORMAT, cars=CARS, rate_hz=HZ, laps=5, seed=SEED)
-    for t, datagrams in SyntheticRace(config).frames():
-        if t < start_at:
-            continue
-        if t >= end_at:
-            break
-        out = []
-        for d in datagrams:
-            if args.stamp and d[6] == 6 and len(d) == rev.size and d[rev.player_offset] < rev.cars:
-                seq += 1
-                if seq > MAX_SEQ:
-                    sys.exit("sender: more telemetry datagrams than rev-bits sequence numbers; shorten the run")
-                if first_measured is None and t >= start_at + args.warmup:
-                    first_measured = seq
-                buf = bytearray(d)
-                pack(buf, rev.base + d[rev.player_offset] * rev.stride, pct_for_lit(seq % LED_PERIOD), seq)
-                out.append((bytes(buf), seq))
-            else:
-                out.append((d, 0))
-        frames.append((t, out))
-    print("generated", flush=True)
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-    targets = [("127.0.0.1", p) for p in ports]
-    send_ns: list[list[int]] = [[0] * (seq + 1) for _ in ports]
-    clock = time.monotonic_ns
-    t0 = frames[0][0]
-    start = clock() + 200_000_000
-    window_rt: list[int] = []
-    window_mono: list[int] = []
-    start_rt = 0
-    sent = 0
-    late = 0
-    for k, (t, datagrams) in enumerate(frames):
-        due = start + int((t - t0) * 1e9)
-        delay = due - clock()
-        if delay > 0:
-            time.sleep(delay / 1e9)
-        elif delay < -2_000_000:
-            late += 1
-        if not start_rt:
-            start_rt = time.time_ns()
-        if not window_rt and t >= start_at + args.warmup:
-            window_rt.append(time.time_ns())
-            window_mono.append(clock())
-        order = list(range(len(targets))) if k % 2 == 0 else list(range(len(targets)))[::-1]
-        for d, n in datagrams:
-            for i in order:
-                if n:
-                    send_ns[i][n] = clock()
-                sock.sendto(d, targets[i])
-            sent += 1
-    window_rt.append(time.time_ns())
-    window_mono.append(clock())
-    sock.close()
-    result = {
-        "send_ns": send_ns,
-        "first_measured": first_measured or 1,
-        "last_seq": seq,
-        "start_realtime_ns": start_rt,
-        "window_realtime_ns": window_rt,
-        "window_monotonic_ns": window_mono,
-        "datagrams": sent,
-        "frames": len(frames),
-        "late_frames": late,
-    }
-    Path(args.out).write_text(json.dumps(result))
-    print("done", flush=True)
+    sender_role(ports, len(ports), args.warmup, args.seconds, Path(args.out), stamp=args.stamp)
 
 
 # ----------------------------------------------------------------------------------------------------------
 # Role: floor (the minimal forwarder)
+
+
+def led_frames() -> list[bytes]:
+    """The default 15-LED profile (5 green, 5 red, 5 blue) with 0 to 15 LEDs lit, 3 bytes per LED."""
+    colours = [b"\x00\xff\x00"] * 5 + [b"\xff\x00\x00"] * 5 + [b"\x00\x00\xff"] * 5
+    return [b"".join(c if i < lit else b"\x00\x00\x00" for i, c in enumerate(colours)) for lit in range(LEDS + 1)]
 
 
 def floor_main(args: argparse.Namespace) -> None:
@@ -255,8 +143,7 @@ def floor_main(args: argparse.Namespace) -> None:
 
     rev = RevLights.of(PACKET_FORMAT)
     read = struct.Struct("<BH").unpack_from
-    colours = ["00ff00"] * 5 + ["ff0000"] * 5 + ["0000ff"] * 5
-    frames = ["".join(c if i < lit else "000000" for i, c in enumerate(colours)) for lit in range(LEDS + 1)]
+    frames = [frame.hex() for frame in led_frames()]  # RRGGBB per LED, as the bridge publishes it
     bits_topic, leds_topic = f"{args.root}/lights/rev_bits", f"{args.root}/lights/leds"
 
     async def main() -> None:
@@ -274,24 +161,16 @@ def floor_main(args: argparse.Namespace) -> None:
 
             class Floor(asyncio.DatagramProtocol):
                 def datagram_received(self, data: bytes, addr: tuple) -> None:
-                    if len(data) != rev.size or data[6] != 6:
+                    at = rev.player_at(data)
+                    if at is None:
                         return
-                    player = data[rev.player_offset]
-                    if player >= rev.cars:
-                        return
-                    pct, bits = read(data, rev.base + player * rev.stride)
+                    pct, bits = read(data, at)
                     publish(bits_topic, str(bits))
                     publish(leds_topic, frames[max(0, min(LEDS, round(pct * LEDS / 100)))])
 
-            await loop.create_datagram_endpoint(Floor, local_addr=("127.0.0.1", args.udp_port))
-            print("ready", flush=True)
-            await asyncio.Event().wait()
+            await serve_datagrams(Floor, args.udp_port)
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        asyncio.run(main())
-    except (KeyboardInterrupt, SystemExit):
-        pass
+    run_until_terminated(main)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -304,38 +183,24 @@ def led_floor_main(args: argparse.Namespace) -> None:
     """CarTelemetry in, the player's rev percentage unpacked, the 15-LED frame out as one DDP datagram."""
     rev = RevLights.of(PACKET_FORMAT)
     read = struct.Struct("<B").unpack_from
-    colours = [b"\x00\xff\x00"] * 5 + [b"\xff\x00\x00"] * 5 + [b"\x00\x00\xff"] * 5
-    frames = [b"".join(c if i < lit else b"\x00\x00\x00" for i, c in enumerate(colours)) for lit in range(LEDS + 1)]
+    frames = led_frames()
     out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     out.setblocking(False)
     out.connect(("127.0.0.1", args.led_port))
     sequence = 0
 
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
+    class Floor(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: tuple) -> None:
+            nonlocal sequence
+            at = rev.player_at(data)
+            if at is None:
+                return
+            (pct,) = read(data, at)
+            frame = frames[max(0, min(LEDS, round(pct * LEDS / 100)))]
+            sequence = sequence % 15 + 1
+            out.send(DDP_HEADER.pack(0x41, sequence, 0x0B, 1, 0, len(frame)) + frame)
 
-        class Floor(asyncio.DatagramProtocol):
-            def datagram_received(self, data: bytes, addr: tuple) -> None:
-                nonlocal sequence
-                if len(data) != rev.size or data[6] != 6:
-                    return
-                player = data[rev.player_offset]
-                if player >= rev.cars:
-                    return
-                (pct,) = read(data, rev.base + player * rev.stride)
-                frame = frames[max(0, min(LEDS, round(pct * LEDS / 100)))]
-                sequence = sequence % 15 + 1
-                out.send(DDP_HEADER.pack(0x41, sequence, 0x0B, 1, 0, len(frame)) + frame)
-
-        await loop.create_datagram_endpoint(Floor, local_addr=("127.0.0.1", args.udp_port))
-        print("ready", flush=True)
-        await asyncio.Event().wait()
-
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        asyncio.run(main())
-    except (KeyboardInterrupt, SystemExit):
-        pass
+    run_until_terminated(lambda: serve_datagrams(Floor, args.udp_port))
 
 
 def led_receiver_main(args: argparse.Namespace) -> None:
@@ -372,31 +237,7 @@ def led_receiver_main(args: argparse.Namespace) -> None:
 
 
 def subscriber_main(args: argparse.Namespace) -> None:
-    import threading
-
-    import paho.mqtt.client as paho
-
-    arrivals: list[tuple[str, str, int]] = []
-    clock = time.monotonic_ns
-    subscribed = threading.Event()
-
-    def on_message(client: Any, userdata: Any, m: Any) -> None:
-        arrivals.append((m.topic, m.payload.decode("utf-8", "replace"), clock()))
-
-    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="bench-subscriber", protocol=paho.MQTTv5)
-    client.on_message = on_message
-    client.on_subscribe = lambda *a: subscribed.set()
-    client.connect("127.0.0.1", args.broker_port)
-    client.loop_start()
-    client.subscribe([(topic, 0) for topic in args.topics.split(",")])
-    if not subscribed.wait(10):
-        sys.exit("subscriber: subscription not acknowledged")
-    print("ready", flush=True)
-    sys.stdin.readline()  # the parent says stop (or closes the pipe)
-    client.loop_stop()
-    client.disconnect()
-    Path(args.out).write_text(json.dumps(arrivals))
-    print("done", flush=True)
+    subscriber_role(args.broker_port, args.topics.split(","), Path(args.out), "bench-subscriber")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -469,58 +310,6 @@ def count_messages(counted: Counted, prefix: str, lo: int = 0, hi: int = 1 << 63
     return Count(messages, size, {k: (v[0], v[1]) for k, v in groups.items()})
 
 
-def write_bridge_config(directory: Path, udp_port: int, broker_port: int, publish: str = "") -> Path:
-    path = directory / "rigbridge.yaml"
-    path.write_text(
-        f"udp:\n  bind: 127.0.0.1\n  port: {udp_port}\n"
-        f"mqtt:\n  host: 127.0.0.1\n  port: {broker_port}\n  rig: {RIG}\n"
-        f"metrics:\n  port: {free_port()}\n"
-        "log:\n  level: info\n" + publish
-    )
-    return path
-
-
-def start_bridge(procs: Procs, config: Path) -> subprocess.Popen[Any]:
-    process = procs.start([sys.executable, "-m", "bridge", "run", "-c", str(config)], "bridge", cwd=ROOT)
-    log = procs.directory / "bridge.log"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        text = log.read_text(errors="replace") if log.exists() else ""
-        if " connected" in text:
-            return process
-        if process.poll() is not None:
-            sys.exit(f"bench: rigbridge run exited with {process.returncode}:\n{text}")
-        time.sleep(0.05)
-    sys.exit(f"bench: rigbridge did not connect to the broker within 20 s:\n{log.read_text(errors='replace')}")
-
-
-def start_role(procs: Procs, role: str, *args: str) -> subprocess.Popen[str]:
-    """This script in another role, talking over stdin/stdout lines."""
-    process = procs.start(
-        [sys.executable, str(SCRIPT), "--role", role, *args], role,
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
-    return process
-
-
-def expect(process: subprocess.Popen[str], word: str, timeout: float, what: str) -> None:
-    """Wait for a line `word` from a child; exit with a message if it dies or takes too long."""
-    import selectors
-
-    assert process.stdout is not None
-    sel = selectors.DefaultSelector()
-    sel.register(process.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if sel.select(timeout=0.2):
-            line = process.stdout.readline()
-            if line.strip() == word:
-                return
-            if not line and process.poll() is not None:
-                break
-    sys.exit(f"bench: {what} did not say {word!r} within {timeout:.0f} s (exit code {process.poll()})")
-
-
 @dataclass
 class Run:
     """What one run measured."""
@@ -557,35 +346,37 @@ def run_pipeline(seconds: float, warmup: float, *, with_floor: bool, stamp: bool
         if with_floor:
             topics = [f"{BASE}/{RIG}/lights/rev_bits", f"{BASE}/{RIG}/lights/leds",
                       f"{FLOOR_ROOT}/lights/rev_bits", f"{FLOOR_ROOT}/lights/leds"]
-            subscriber = start_role(procs, "subscriber", "--broker-port", str(broker_port), "--topics",
+            subscriber = start_role(procs, SCRIPT, "subscriber", "--broker-port", str(broker_port), "--topics",
                                     ",".join(topics), "--out", str(directory / "arrivals.json"))
             expect(subscriber, "ready", 20, "the subscriber")
         led_receiver = None
         if leds:
             led_ports = [free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)]
-            led_receiver = start_role(procs, "led-receiver", "--ports", ",".join(map(str, led_ports)),
+            led_receiver = start_role(procs, SCRIPT, "led-receiver", "--ports", ",".join(map(str, led_ports)),
                                       "--out", str(directory / "led-arrivals.json"))
             expect(led_receiver, "ready", 20, "the LED receiver")
             publish += f"lights:\n  realtime:\n    - {{target: '127.0.0.1:{led_ports[0]}', protocol: ddp}}\n"
         bridge_port = free_port(socket.SOCK_DGRAM)
-        bridge = start_bridge(procs, write_bridge_config(directory, bridge_port, broker_port, publish))
+        config = bridge_config(directory / "rigbridge.yaml", bridge_port, broker_port, RIG,
+                               "log:\n  level: info\n" + publish)  # fmt: skip
+        bridge = start_bridges(procs, {"bridge": config}, 20, 0.05)["bridge"]
         ports = [bridge_port]
         floor = None
         if with_floor:
             floor_port = free_port(socket.SOCK_DGRAM)
-            floor = start_role(procs, "floor", "--udp-port", str(floor_port), "--broker-port", str(broker_port),
+            floor = start_role(procs, SCRIPT, "floor", "--udp-port", str(floor_port), "--broker-port", str(broker_port),
                                "--root", FLOOR_ROOT)
             expect(floor, "ready", 20, "the floor forwarder")
             ports.append(floor_port)
         if led_receiver is not None:
             led_floor_port = free_port(socket.SOCK_DGRAM)
-            led_floor = start_role(procs, "led-floor", "--udp-port", str(led_floor_port), "--led-port",
+            led_floor = start_role(procs, SCRIPT, "led-floor", "--udp-port", str(led_floor_port), "--led-port",
                                    str(led_ports[1]))
             expect(led_floor, "ready", 20, "the LED floor")
             ports.append(led_floor_port)
         sender_args = ["--ports", ",".join(map(str, ports)), "--seconds", str(seconds), "--warmup", str(warmup),
                        "--out", str(directory / "sent.json")]
-        sender = start_role(procs, "sender", *sender_args, *(["--stamp"] if stamp else []))
+        sender = start_role(procs, SCRIPT, "sender", *sender_args, *(["--stamp"] if stamp else []))
         expect(sender, "generated", 120, "the sender")
         time.sleep(0.2 + warmup)  # the sender starts 0.2 s after generating; then the warm-up
         cpu0 = cpu_seconds(bridge.pid), (cpu_seconds(floor.pid) if floor else 0.0), time.monotonic()
@@ -595,18 +386,10 @@ def run_pipeline(seconds: float, warmup: float, *, with_floor: bool, stamp: bool
         time.sleep(0.5)  # the last messages reach the subscribers
         arrivals: list[tuple[str, str, int]] = []
         if subscriber is not None:
-            assert subscriber.stdin is not None
-            subscriber.stdin.write("stop\n")
-            subscriber.stdin.flush()
-            expect(subscriber, "done", 30, "the subscriber")
-            arrivals = [tuple(a) for a in json.loads((directory / "arrivals.json").read_text())]  # type: ignore[misc]
+            arrivals = [tuple(a) for a in stop_role(subscriber, "the subscriber", directory / "arrivals.json")]
         led_arrivals: list[tuple[str, str, int]] = []
         if led_receiver is not None:
-            assert led_receiver.stdin is not None
-            led_receiver.stdin.write("stop\n")
-            led_receiver.stdin.flush()
-            expect(led_receiver, "done", 30, "the LED receiver")
-            raw = json.loads((directory / "led-arrivals.json").read_text())
+            raw = stop_role(led_receiver, "the LED receiver", directory / "led-arrivals.json")
             led_arrivals = [(str(name), str(frame), int(t)) for name, frame, t in raw]
         sent = json.loads((directory / "sent.json").read_text())
         lo, hi = sent["window_realtime_ns"]
@@ -708,8 +491,9 @@ def report(run: Run, cars: str) -> None:
             st = s[side][topic]
             rows.append([f"{side} lights/{topic}", f"{st['n']}/{expected}", ms(st["p50"]), ms(st["p90"]),
                          ms(st["p99"]), ms(st["max"])])
-    led = {"bridge": stats(led_latencies(run, "bridge", 0)), "floor": stats(led_latencies(run, "floor", 2))}
+    led: dict[str, dict[str, float]] = {}  # without the LED path (--no-leds) the sender has no third port
     if run.led_arrivals:
+        led = {"bridge": stats(led_latencies(run, "bridge", 0)), "floor": stats(led_latencies(run, "floor", 2))}
         for side in ("bridge", "floor"):
             st = led[side]
             rows.append([f"{side} LED datagram (DDP, realtime)", f"{st['n']}/{expected}", ms(st["p50"]),
@@ -762,6 +546,9 @@ def report(run: Run, cars: str) -> None:
 
 # ----------------------------------------------------------------------------------------------------------
 
+ROLES = {"sender": sender_main, "floor": floor_main, "subscriber": subscriber_main, "led-floor": led_floor_main,
+         "led-receiver": led_receiver_main}  # fmt: skip
+
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
@@ -771,8 +558,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="publish.cars for the bridge (default all: the default settings)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, raw data)")
     parser.add_argument("--no-leds", action="store_true", help="leave out the realtime LED path and its floor")
-    parser.add_argument("--role", choices=("sender", "floor", "subscriber", "led-floor", "led-receiver"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument("--role", choices=tuple(ROLES), help=argparse.SUPPRESS)
     parser.add_argument("--led-port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--ports", help=argparse.SUPPRESS)
     parser.add_argument("--stamp", action="store_true", help=argparse.SUPPRESS)
@@ -786,16 +572,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.role == "sender":
-        return sender_main(args)
-    if args.role == "floor":
-        return floor_main(args)
-    if args.role == "subscriber":
-        return subscriber_main(args)
-    if args.role == "led-floor":
-        return led_floor_main(args)
-    if args.role == "led-receiver":
-        return led_receiver_main(args)
+    if args.role:
+        return ROLES[args.role](args)
     if args.seconds * HZ + args.warmup * HZ > MAX_SEQ:
         sys.exit(f"bench: at most {MAX_SEQ // HZ} s in all")
     print("bench/latency.py:", " ".join(sys.argv[1:]) or "(defaults)",

@@ -31,7 +31,6 @@ import argparse
 import json
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -39,28 +38,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from _common import ROOT, machine_line, table
-from latency import (
-    CARS,
-    HZ,
-    LED_PERIOD,
-    MAX_SEQ,
-    PACKET_FORMAT,
-    RACE_OFFSET_S,
-    SEED,
-    Counted,
-    RevLights,
-    Run,
-    count_messages,
-    expect,
-    latencies,
-    ms,
-    parse_counted,
-    pct_for_lit,
-    stats,
-)
+from _common import machine_line, table
+from latency import Counted, Run, count_messages, latencies, ms, parse_counted, stats
+from roles import CARS, HZ, expect, sender_role, start_bridges, start_role, stop_role, subscriber_role
 
 from tests.deploy.league_helpers import READER, League, password, rig_config  # noqa: E402
 from tools.net import free_port  # noqa: E402
@@ -78,75 +59,8 @@ DIRECT_ROOT = f"rigbridge/remote/{DIRECT}"
 
 def sender_main(args: argparse.Namespace) -> None:
     """The race to every port at once, stamped for the first `--stamped` ports; writes the send times."""
-    from bridge.games.f1.synth import SynthConfig, SyntheticRace
-
-    ports = [int(p) for p in args.ports.split(",")]
-    stamped = args.stamped
-    rev = RevLights.of(PACKET_FORMAT)
-    pack = struct.Struct("<BH").pack_into
-    end_at = RACE_OFFSET_S + args.warmup + args.seconds
-    frames: list[tuple[float, list[tuple[bytes, bytes, int]]]] = []  # (plain, stamped, seq or 0)
-    seq = 0
-    first_measured = None
-    config = SynthConfig(packet_format=PACKET_FORMAT, cars=CARS, rate_hz=HZ, laps=5, seed=SEED)
-    for t, datagrams in SyntheticRace(config).frames():
-        if t < RACE_OFFSET_S:
-            continue
-        if t >= end_at:
-            break
-        out = []
-        for d in datagrams:
-            if d[6] == 6 and len(d) == rev.size and d[rev.player_offset] < rev.cars:
-                seq += 1
-                if seq > MAX_SEQ:
-                    sys.exit("sender: more telemetry datagrams than sequence numbers; shorten the run")
-                if first_measured is None and t >= RACE_OFFSET_S + args.warmup:
-                    first_measured = seq
-                buf = bytearray(d)
-                pack(buf, rev.base + d[rev.player_offset] * rev.stride, pct_for_lit(seq % LED_PERIOD), seq)
-                out.append((d, bytes(buf), seq))
-            else:
-                out.append((d, d, 0))
-        frames.append((t, out))
-    print("generated", flush=True)
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
-    targets = [("127.0.0.1", p) for p in ports]
-    send_ns: list[list[int]] = [[0] * (seq + 1) for _ in range(stamped)]
-    clock = time.monotonic_ns
-    t0 = frames[0][0]
-    start = clock() + 200_000_000
-    window_rt: list[int] = []
-    start_rt = 0
-    sent = late = 0
-    for k, (t, datagrams) in enumerate(frames):
-        delay = start + int((t - t0) * 1e9) - clock()
-        if delay > 0:
-            time.sleep(delay / 1e9)
-        elif delay < -2_000_000:
-            late += 1
-        if not start_rt:
-            start_rt = time.time_ns()
-        if not window_rt and t >= RACE_OFFSET_S + args.warmup:
-            window_rt.append(time.time_ns())
-        # The stamped pair alternates which goes first; the other rigs follow in turn.
-        order = list(range(stamped)) if k % 2 == 0 else list(range(stamped))[::-1]
-        for plain, marked, n in datagrams:
-            for i in order:
-                if n:
-                    send_ns[i][n] = clock()
-                sock.sendto(marked, targets[i])
-            for target in targets[stamped:]:
-                sock.sendto(plain, target)
-            sent += 1
-    window_rt.append(time.time_ns())
-    sock.close()
-    Path(args.out).write_text(json.dumps({
-        "send_ns": send_ns, "first_measured": first_measured or 1, "last_seq": seq, "start_realtime_ns": start_rt,
-        "window_realtime_ns": window_rt, "datagrams": sent, "frames": len(frames), "late_frames": late,
-    }))  # fmt: skip
-    print("done", flush=True)
+    sender_role([int(p) for p in args.ports.split(",")], args.stamped, args.warmup, args.seconds, Path(args.out),
+                sndbuf=8 << 20)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -154,32 +68,8 @@ def sender_main(args: argparse.Namespace) -> None:
 
 
 def subscriber_main(args: argparse.Namespace) -> None:
-    import threading
-
-    import paho.mqtt.client as paho
-
-    arrivals: list[tuple[str, str, int]] = []
-    clock = time.monotonic_ns
-    subscribed = threading.Event()
-
-    def on_message(client: Any, userdata: Any, m: Any) -> None:
-        arrivals.append((m.topic, m.payload.decode("utf-8", "replace"), clock()))
-
-    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="bench-league-subscriber", protocol=paho.MQTTv5)
-    client.username_pw_set(READER, password(READER))
-    client.on_message = on_message
-    client.on_subscribe = lambda *a: subscribed.set()
-    client.connect("127.0.0.1", args.broker_port)
-    client.loop_start()
-    client.subscribe([(topic, 0) for topic in args.topics.split(",")])
-    if not subscribed.wait(10):
-        sys.exit("subscriber: subscription not acknowledged")
-    print("ready", flush=True)
-    sys.stdin.readline()
-    client.loop_stop()
-    client.disconnect()
-    Path(args.out).write_text(json.dumps(arrivals))
-    print("done", flush=True)
+    subscriber_role(args.broker_port, args.topics.split(","), Path(args.out), "bench-league-subscriber",
+                    account=(READER, password(READER)))  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -212,24 +102,6 @@ class LeagueRun:
     load: tuple[str, str]  # /proc/loadavg before and after
 
 
-def start_rigs(procs: Procs, configs: dict[str, Path]) -> dict[str, subprocess.Popen[Any]]:
-    rigs = {rig: procs.start([sys.executable, "-m", "bridge", "run", "-c", str(c)], rig, cwd=ROOT)
-            for rig, c in configs.items()}  # fmt: skip
-    deadline = time.monotonic() + 30 + 3 * len(rigs)
-    waiting = set(rigs)
-    while waiting and time.monotonic() < deadline:
-        for rig in sorted(waiting):
-            log = procs.directory / f"{rig}.log"
-            if log.exists() and " connected" in log.read_text(errors="replace"):
-                waiting.discard(rig)
-            elif rigs[rig].poll() is not None:
-                sys.exit(f"bench: {rig} exited with {rigs[rig].returncode}:\n{log.read_text(errors='replace')}")
-        time.sleep(0.2)
-    if waiting:
-        sys.exit(f"bench: {', '.join(sorted(waiting))} did not connect to their broker")
-    return rigs
-
-
 def run_league(n: int, per_site: int, publish: str, seconds: float, warmup: float, keep: bool) -> LeagueRun:
     require_mosquitto()
     directory = Path(tempfile.mkdtemp(prefix="rigbridge-league-"))
@@ -246,25 +118,20 @@ def run_league(n: int, per_site: int, publish: str, seconds: float, warmup: floa
                         stderr=subprocess.DEVNULL)  # fmt: skip
         first = f"rigbridge/site1/{names[0]}"
         topics = [f"{first}/lights/rev_bits", f"{DIRECT_ROOT}/lights/rev_bits"]
-        subscriber = procs.start(
-            [sys.executable, str(SCRIPT), "--role", "subscriber", "--broker-port", str(central), "--topics",
-             ",".join(topics), "--out", str(directory / "arrivals.json")], "subscriber",
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+        subscriber = start_role(procs, SCRIPT, "subscriber", "--broker-port", str(central),
+                                "--topics", ",".join(topics), "--out", str(directory / "arrivals.json"))  # fmt: skip
         expect(subscriber, "ready", 20, "the subscriber")
 
         ports = {rig: free_port(socket.SOCK_DGRAM) for rig in [names[0], DIRECT, *names[1:]]}
         configs = {rig: rig_config(directory / "rigs", league.port_of(rig), rig, ports[rig], publish) for rig in names}
         configs[DIRECT] = rig_config(directory / "rigs", central, DIRECT, ports[DIRECT], publish,
                                      base_topic="rigbridge/remote")  # fmt: skip
-        rigs = start_rigs(procs, configs)
+        rigs = start_bridges(procs, configs, 30 + 3 * len(configs), 0.2)
 
         brokers = {"central": league.central.process, **{s: b.process for s, b in league.sites.items()}}
         pids = {**{name: p.pid for name, p in brokers.items() if p is not None}, **{r: p.pid for r, p in rigs.items()}}
-        sender = procs.start(
-            [sys.executable, str(SCRIPT), "--role", "sender", "--ports", ",".join(map(str, ports.values())),
-             "--stamped", "2", "--seconds", str(seconds), "--warmup", str(warmup),
-             "--out", str(directory / "sent.json")],
-            "sender", stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+        sender = start_role(procs, SCRIPT, "sender", "--ports", ",".join(map(str, ports.values())), "--stamped", "2",
+                            "--seconds", str(seconds), "--warmup", str(warmup), "--out", str(directory / "sent.json"))
         expect(sender, "generated", 120, "the sender")
         load_before = Path("/proc/loadavg").read_text().split()[0]
         time.sleep(0.2 + warmup)
@@ -276,11 +143,7 @@ def run_league(n: int, per_site: int, publish: str, seconds: float, warmup: floa
         load_after = Path("/proc/loadavg").read_text().split()[0]
         rss = {name: rss_mb(pid) for name, pid in pids.items() if name in brokers}
         time.sleep(1.0)  # the last messages reach the centre
-        assert subscriber.stdin is not None
-        subscriber.stdin.write("stop\n")
-        subscriber.stdin.flush()
-        expect(subscriber, "done", 30, "the subscriber")
-        arrivals = [tuple(a) for a in json.loads((directory / "arrivals.json").read_text())]
+        arrivals = [tuple(a) for a in stop_role(subscriber, "the subscriber", directory / "arrivals.json")]
         sent = json.loads((directory / "sent.json").read_text())
         retained = subprocess.run(reader_sub(central, "-t", "rigbridge/#", "--retained-only", "-W", "3"),
                                   capture_output=True, timeout=60).stdout  # fmt: skip
@@ -346,6 +209,9 @@ def report(name: str, run: LeagueRun) -> list[str]:
             f"{run.cpu['central'] * 100:.1f} %", f"{run.machine_busy * 100:.0f} %"]  # fmt: skip
 
 
+ROLES = {"sender": sender_main, "subscriber": subscriber_main}
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rigs", type=int, default=20, help="rigs at the sites (default 20)")
@@ -353,7 +219,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per setting (default 20)")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds sent before measuring (default 5)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, raw data)")
-    parser.add_argument("--role", choices=("sender", "subscriber"), help=argparse.SUPPRESS)
+    parser.add_argument("--role", choices=tuple(ROLES), help=argparse.SUPPRESS)
     parser.add_argument("--ports", help=argparse.SUPPRESS)
     parser.add_argument("--stamped", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -367,10 +233,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.role == "sender":
-        return sender_main(args)
-    if args.role == "subscriber":
-        return subscriber_main(args)
+    if args.role:
+        return ROLES[args.role](args)
     print("bench/league.py:", " ".join(sys.argv[1:]) or "(defaults)")
     print(machine_line())
     started = time.monotonic()

@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import ROOT, machine_line, table
+from roles import bridge_config, start_bridges
 from tools.catalogue import catalogue_payloads
 from tools.net import free_port
 from tools.processes import MOSQUITTO_SUB, Broker, Procs, cpu_seconds, require_mosquitto, rss_mb
@@ -309,19 +310,9 @@ def run(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
                          "-t", f"{TOPIC_ROOT}/#", "-t", "homeassistant/#", "-F", "%U %t"],
                         "subscriber", stdout=out, stderr=subprocess.DEVNULL)  # fmt: skip
         udp_port = free_port(socket.SOCK_DGRAM)
-        config = directory / "rigbridge.yaml"
-        config.write_text(
-            f"udp:\n  bind: 127.0.0.1\n  port: {udp_port}\n"
-            f"mqtt:\n  host: 127.0.0.1\n  port: {broker.port}\n  rig: {RIG}\n"
-            f"metrics:\n  port: {free_port()}\n"
-        )
-        bridge = procs.start([sys.executable, "-m", "bridge", "run", "-c", str(config)], "bridge", cwd=ROOT)
+        config = bridge_config(directory / "rigbridge.yaml", udp_port, broker.port, RIG)
+        bridge = start_bridges(procs, {"bridge": config}, 20, 0.05)["bridge"]
         bridge_log = directory / "bridge.log"
-        deadline = time.monotonic() + 20
-        while " connected" not in (bridge_log.read_text(errors="replace") if bridge_log.exists() else ""):
-            if bridge.poll() is not None or time.monotonic() > deadline:
-                sys.exit(f"bench: rigbridge did not connect:\n{bridge_log.read_text(errors='replace')}")
-            time.sleep(0.05)
         started = time.monotonic()
         start_rss = rss_mb(bridge.pid)
 
@@ -527,6 +518,9 @@ def report(result: dict[str, Any]) -> bool:
     return ok_flat and ok_topics
 
 
+ROLES = {"sender": sender_main}
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--speed", type=float, default=4.0, help="times faster than real time (default 4)")
@@ -534,7 +528,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--outage", type=float, default=60.0,
                         help="broker stopped this long in the middle of the season, s (default 60; 0: none)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
-    parser.add_argument("--role", choices=("sender",), help=argparse.SUPPRESS)
+    parser.add_argument("--role", choices=tuple(ROLES), help=argparse.SUPPRESS)
     parser.add_argument("--udp-port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -542,8 +536,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.role == "sender":
-        return sender_main(args)
+    if args.role:
+        return ROLES[args.role](args)
     require_mosquitto()
     print("bench/soak.py:", " ".join(sys.argv[1:]) or "(defaults)",
           f"speed={args.speed} seconds={args.seconds} outage={args.outage}")
