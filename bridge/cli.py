@@ -88,6 +88,13 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     from bridge.games.registry import BY_KEY
 
     to = args.to or f"127.0.0.1:{BY_KEY[args.game].default_port}"
+    if args.game in ("gt7", "codemasters", "outgauge"):
+        from bridge.games.more_synth_cli import synth_main as more_synth_main
+
+        return more_synth_main(
+            args.game, to=to, variant=args.variant, packet_format=args.format, cars=args.cars, rate=args.rate,
+            duration=args.duration, speed=args.speed, seed=args.seed, laps=args.laps,
+        )  # fmt: skip
     if args.game == "forza":
         if args.format is not None:
             print("rigbridge synth: --format is F1's; Forza's datagrams are chosen with --variant", file=sys.stderr)
@@ -219,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
         "rigbridge synth --to 127.0.0.1:20777 --rate 60 --cars 22 --format 2025 --duration 120\n"
         "  rigbridge synth --game forza --variant horizon --to 192.168.1.20:5300",
     )
-    p.add_argument("--game", choices=("f1", "forza"), default="f1", help="the game to imitate (default f1)")
+    p.add_argument("--game", choices=("f1", "forza", "gt7", "codemasters", "outgauge"), default="f1",
+                   help="the game to imitate (default f1)")
     p.add_argument("--to", metavar="HOST:PORT",
                    help="where to send (default 127.0.0.1 on the game's port: 20777 for F1, 5300 for Forza)")
     p.add_argument("--rate", type=int, default=60, choices=(10, 20, 30, 60), help="UDP send rate in Hz")
@@ -227,9 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cars in the race (F1: 2-22, 2-24 in format 2026, default 22; Forza: default 12)")
     p.add_argument("--format", type=int, default=None, choices=(2023, 2024, 2025, 2026),
                    help="F1's UDP format (default 2025)")
-    p.add_argument("--variant", choices=("sled", "dash", "horizon", "motorsport"), default=None,
+    p.add_argument("--variant", choices=("sled", "dash", "horizon", "motorsport", "296", "316", "344", "368",
+                                         "lfs", "beamng", "lfs-id", "beamng-id"), default=None,
                    help="Forza's datagram: sled (232 bytes, FM7), dash (311, FM7), horizon (324, FH4/FH5) or "
-                   "motorsport (331, Forza Motorsport 2023; the default)")
+                   "motorsport (331, Forza Motorsport 2023; the default); GT7's packet size (344 the default); "
+                   "OutGauge's sender (lfs the default, beamng, -id for the 96-byte datagram)")
     p.add_argument("--duration", type=DURATION, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
     p.add_argument("--speed", type=SPEED, default=1.0, metavar="X",
                    help=f"time factor (2 = twice real time; {MIN_SPEED:g} to {MAX_SPEED:g})")
@@ -253,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
         "whenever one Forza size divides the file."
     )
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--game", choices=("auto", "f1", "forza"), default="auto",
+    p.add_argument("--game", choices=("auto", "f1", "forza", "gt7", "codemasters", "outgauge"), default="auto",
                    help="decode every datagram as this game's (default auto: the game its signature names)")
 
     p = add(
