@@ -18,12 +18,18 @@ sends nothing: the connected, idle bridge (timers, heartbeat, metrics lag probe)
 by the floor (`--role receiver`): a bare asyncio UDP receiver that wakes on the socket and reads every waiting
 datagram, as the bridge's receiver does, and nothing else; what any asyncio program receiving this stream pays.
 
+The LED comparison: right after the default 60 Hz run (A), 60 Hz with one realtime LED device (B: `lights.realtime`,
+DDP to a plain UDP socket in this script that reads, counts and discards the datagrams), then A again, so each B
+sits between two A and the machine's drift and noise show in the A runs' spread. The cost of the device is the
+mean of the B runs minus the mean of the A runs, against a budget of 0.3 point (issue 17). `--led-pairs N` repeats
+the (B, A) pair N times (default 1: A B A, two runs more); `--led-pairs 0` skips the comparison.
+
 Targets (DESIGN.md section 7): <= 2 % of one core at 20 Hz and <= 5 % at 60 Hz, including MQTT.
 
-Run from the project root (about 3 minutes; `--profile` adds a sixth run of 60 Hz under cProfile and prints
-where the time goes):
+Run from the project root (about 4.5 minutes, under 4 with `--seconds 25`; `--profile` adds a run of 60 Hz under
+cProfile and prints where the time goes):
 
-    .venv/bin/python bench/cpu.py        # options: --seconds S, --warmup S, --profile, --keep
+    .venv/bin/python bench/cpu.py        # options: --seconds S, --warmup S, --led-pairs N, --profile, --keep
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from collections import Counter
@@ -55,6 +62,7 @@ SEED = 1
 RACE_OFFSET_S = 10.0  # lights out has happened: the field is racing
 TARGETS = {20: 2.0, 60: 5.0}  # % of one core
 QUIET = "publish:\n  include: [nothing]\nhomeassistant:\n  enabled: false\n"
+LED_BUDGET = 0.3  # points of one core that one realtime LED device at 60 Hz may add (issue 17)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -129,6 +137,42 @@ def receiver_main(args: argparse.Namespace) -> None:
 
 
 # ----------------------------------------------------------------------------------------------------------
+# The LED device
+
+
+class LedDevice:
+    """A realtime LED device as the bridge sees one: a loopback UDP socket that reads every datagram, counts it and
+    throws it away (a thread of this process, not the bridge's)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)  # so the thread sees `close` soon
+        self.port = self.sock.getsockname()[1]
+        self.received = 0
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._read, name="led-device", daemon=True)
+        self._thread.start()
+
+    def config(self) -> str:
+        """The `lights.realtime` section that points a bridge at this device."""
+        return f"lights:\n  realtime:\n    - target: 127.0.0.1:{self.port}\n      protocol: ddp\n"
+
+    def _read(self) -> None:
+        while not self._closed.is_set():
+            try:
+                self.sock.recv(2048)
+            except TimeoutError:
+                continue
+            self.received += 1
+
+    def close(self) -> None:
+        self._closed.set()
+        self._thread.join(5)
+        self.sock.close()
+
+
+# ----------------------------------------------------------------------------------------------------------
 # Measuring
 
 
@@ -145,6 +189,9 @@ class Result:
     groups: dict[str, float] = field(default_factory=dict)  # messages/s by first topic level under the rig
     profile: str = ""
     floor: bool = False
+    leds: bool = False  # one realtime LED device configured
+    led_datagrams_per_s: float = 0.0  # what the device received over the measured window
+    repeat: bool = False  # a repeat of a run above, for the LED comparison: not its headline figure
 
     @property
     def us_per_datagram(self) -> float:
@@ -152,11 +199,14 @@ class Result:
 
 
 def measure(procs: Procs, broker: Broker, counter: Path, run: int, name: str, rate: int, quiet: bool,
-            args: argparse.Namespace, profile: Path | None = None, floor: bool = False) -> Result:  # fmt: skip
-    """One run: a fresh bridge (or, `floor`, the bare receiver) and a sender; CPU over the measured window."""
+            args: argparse.Namespace, profile: Path | None = None, floor: bool = False, leds: LedDevice | None = None,
+            repeat: bool = False) -> Result:  # fmt: skip
+    """One run: a fresh bridge (or, `floor`, the bare receiver) and a sender; CPU over the measured window.
+    With `leds`, the bridge also drives that LED device."""
     rig = f"cpu-{run}"  # each run its own topics
     udp_port = free_port(socket.SOCK_DGRAM)
-    config = bridge_config(procs.directory / f"{rig}.yaml", udp_port, broker.port, rig, QUIET if quiet else "")
+    extra = (QUIET if quiet else "") + (leds.config() if leds else "")
+    config = bridge_config(procs.directory / f"{rig}.yaml", udp_port, broker.port, rig, extra)
     python = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else [sys.executable]
     if floor:
         bridge = procs.start([sys.executable, str(SCRIPT), "--role", "receiver", "--udp-port", str(udp_port)], rig,
@@ -177,9 +227,11 @@ def measure(procs: Procs, broker: Broker, counter: Path, run: int, name: str, ra
         sender.stdin.flush()
     time.sleep(args.warmup)
     assert broker.process is not None
+    led0 = leds.received if leds else 0
     c0, b0, w0, r0 = cpu_seconds(bridge.pid), cpu_seconds(broker.process.pid), time.monotonic(), time.time()
     time.sleep(args.seconds)
     c1, b1, w1, r1 = cpu_seconds(bridge.pid), cpu_seconds(broker.process.pid), time.monotonic(), time.time()
+    led1 = leds.received if leds else 0
     summary = {"datagrams": 0, "seconds": 1.0, "late_frames": 0}
     if sender is not None:
         assert sender.stdout is not None
@@ -204,7 +256,8 @@ def measure(procs: Procs, broker: Broker, counter: Path, run: int, name: str, ra
     wall = w1 - w0
     return Result(name, rate, quiet or floor, 100 * (c1 - c0) / wall, summary["datagrams"] / summary["seconds"],
                   sum(groups.values()) / wall, 100 * (b1 - b0) / wall, summary,
-                  groups={k: v / wall for k, v in groups.items()}, floor=floor)  # fmt: skip
+                  groups={k: v / wall for k, v in groups.items()}, floor=floor, leds=leds is not None,
+                  led_datagrams_per_s=(led1 - led0) / wall, repeat=repeat)  # fmt: skip
 
 
 def profile_table(path: Path, top: int = 18) -> str:
@@ -231,6 +284,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="measured seconds per run (default 30)")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of telemetry before measuring (default 5)")
+    parser.add_argument("--led-pairs", type=int, default=1, metavar="N",
+                        help="after the 60 Hz run, N pairs of (60 Hz with one realtime LED device, 60 Hz again) "
+                             "for the LED device's cost (default 1; 0 skips it)")
     parser.add_argument("--profile", action="store_true", help="also run 60 Hz under cProfile and show where")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
     parser.add_argument("--role", choices=tuple(ROLES), help=argparse.SUPPRESS)
@@ -244,6 +300,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     if args.role:
         return ROLES[args.role](args)
+    if args.led_pairs < 0:
+        sys.exit(f"bench: --led-pairs must be 0 or more, not {args.led_pairs}")
     require_mosquitto()
     print("bench/cpu.py:", " ".join(sys.argv[1:]) or "(defaults)", f"seconds={args.seconds} warmup={args.warmup}")
     started = time.monotonic()
@@ -259,18 +317,30 @@ def main(argv: Sequence[str] | None = None) -> None:
                          "-t", "rigbridge/#", "-t", "homeassistant/#", "-F", "%U %t"],
                         "subscriber", stdout=out, stderr=subprocess.DEVNULL)  # fmt: skip
         time.sleep(0.5)
-        runs = (("20 Hz", 20, False), ("60 Hz", 60, False), ("60 Hz, nothing published", 60, True),
-                ("no telemetry (idle)", 0, False))
-        for run, (name, rate, quiet) in enumerate(runs, 1):
-            results.append(measure(procs, broker, counter, run, name, rate, quiet, args))
-            print(f"  {name}: {results[-1].cpu_pct:.1f} % of one core", flush=True)
-        floor = measure(procs, broker, counter, 5, "floor: bare asyncio UDP receiver, 60 Hz", 60, True, args,
-                        floor=True)  # fmt: skip
+        # name, rate, nothing published, one realtime LED device, a repeat (for the LED comparison)
+        runs = [("20 Hz", 20, False, False, False), ("60 Hz", 60, False, False, False)]
+        for _ in range(args.led_pairs):
+            runs += [("60 Hz, one realtime LED device", 60, False, True, False),
+                     ("60 Hz (again)", 60, False, False, True)]  # fmt: skip
+        runs += [("60 Hz, nothing published", 60, True, False, False), ("no telemetry (idle)", 0, False, False, False)]
+        for run, (name, rate, quiet, with_leds, repeat) in enumerate(runs, 1):
+            device = LedDevice() if with_leds else None
+            try:
+                results.append(measure(procs, broker, counter, run, name, rate, quiet, args, leds=device,
+                                       repeat=repeat))  # fmt: skip
+            finally:
+                if device:
+                    device.close()
+            leds = f", LED datagrams {results[-1].led_datagrams_per_s:.1f}/s" if device else ""
+            print(f"  {name}: {results[-1].cpu_pct:.1f} % of one core{leds}", flush=True)
+        floor = measure(procs, broker, counter, len(runs) + 1, "floor: bare asyncio UDP receiver, 60 Hz", 60,
+                        True, args, floor=True)  # fmt: skip
         results.append(floor)
         print(f"  {floor.name}: {floor.cpu_pct:.1f} % of one core", flush=True)
         if args.profile:
             path = directory / "bridge.prof"
-            profiled = measure(procs, broker, counter, 6, "60 Hz under cProfile", 60, False, args, profile=path)
+            profiled = measure(procs, broker, counter, len(runs) + 2, "60 Hz under cProfile", 60, False, args,
+                               profile=path)  # fmt: skip
             profiled.profile = profile_table(path)
             results.append(profiled)
     finally:
@@ -302,7 +372,7 @@ def report(results: list[Result]) -> None:
         rows.append((f"{r.name}{cars}", f"<= {target:.0f} %" if target else "-", f"{r.cpu_pct:.1f} %",
                      f"{r.datagrams_per_s:.0f}", f"{r.messages_per_s:.0f}", per_datagram,
                      f"{r.broker_cpu_pct:.1f} %", f"{r.sender['late_frames']}", verdict))  # fmt: skip
-    by = {(r.rate, r.quiet): r for r in results if not r.profile and not r.floor}
+    by = {(r.rate, r.quiet): r for r in results if not (r.profile or r.floor or r.leds or r.repeat)}
     print(table(("run", "target", "bridge CPU", "datagrams/s", "messages/s", "us/datagram", "mosquitto CPU",
                  "late frames", ""), rows, right=(False, True, True, True, True, True, True, True, False)))
     for r in results:
@@ -328,6 +398,25 @@ def report(results: list[Result]) -> None:
         print(f"60 Hz against the floor (a bare asyncio receiver of the same datagrams, {floor.cpu_pct:.1f} %): "
               f"{full.cpu_pct / floor.cpu_pct:.1f}x; the bridge's own work above it: "
               f"{full.cpu_pct - floor.cpu_pct:.1f} % of one core")
+    led_report(results)
+
+
+def led_report(results: list[Result]) -> None:
+    """The LED device's cost: the 60 Hz runs with one realtime LED device against the plain 60 Hz runs around them."""
+    with_leds = [r for r in results if r.leds]
+    plain = [r for r in results if r.rate == 60 and not (r.quiet or r.floor or r.profile or r.leds)]
+    if not with_leds or not plain:
+        return
+    a = sum(r.cpu_pct for r in plain) / len(plain)
+    b = sum(r.cpu_pct for r in with_leds) / len(with_leds)
+    runs = ", ".join(f"{'B' if r.leds else 'A'} {r.cpu_pct:.2f}" for r in results if r in plain or r in with_leds)
+    spread = max(r.cpu_pct for r in plain) - min(r.cpu_pct for r in plain)
+    sent = sum(r.led_datagrams_per_s for r in with_leds) / len(with_leds)
+    verdict = "PASS" if b - a <= LED_BUDGET else "FAIL"
+    print(f"one realtime LED device at 60 Hz (DDP, {sent:.1f} LED datagrams/s received), in run order "
+          f"(A: 60 Hz, B: with the device): {runs} % of one core")
+    print(f"  the device's cost: B {b:.2f} - A {a:.2f} = {b - a:+.2f} point (budget +{LED_BUDGET} point): {verdict}; "
+          f"spread of the A runs (noise): {spread:.2f} point")
 
 
 if __name__ == "__main__":
