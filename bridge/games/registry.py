@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.games.f1 import codec as f1_codec
+from bridge.games.f1 import writer as f1_writer
 from bridge.games.f1.layouts import HEADER_SIZE as F1_HEADER_SIZE
 from bridge.games.f1.layouts import LAYOUTS as F1_LAYOUTS
 from bridge.games.forza import codec as forza_codec
@@ -30,6 +31,9 @@ class Game:
     setup: str  # the in-game set-up, one paragraph
     matches: Callable[[bytes], bool]  # cheap signature test
     decode: Callable[[bytes], Any]  # truthy result with .to_dict(), or falsy with .reason; never raises
+    # The game's writer for the live pipeline: folds one decoded record into the session state and returns the
+    # groups it changed. None: decode and synth only (not yet in `rigbridge run`).
+    process: Callable[[Any, Any], set[str]] | None = None
 
 
 # Every size each F1 format allows, computed once from the layouts.
@@ -59,6 +63,7 @@ F1 = Game(
     ),
     matches=f1_matches,
     decode=f1_codec.decode,
+    process=f1_writer.process_packet,
 )
 
 FORZA = Game(
@@ -125,11 +130,20 @@ OUTGAUGE = Game(
 
 GAMES: tuple[Game, ...] = (F1, FORZA, CODEMASTERS, OUTGAUGE, GT7)
 BY_KEY: dict[str, Game] = {game.key: game for game in GAMES}
+LIVE: tuple[Game, ...] = tuple(game for game in GAMES if game.process is not None)  # the games `run` can follow
 
 
 def identify(data: bytes | bytearray | memoryview) -> Game | None:
     """The game whose signature this datagram matches, or None."""
     for game in GAMES:
+        if game.matches(data):
+            return game
+    return None
+
+
+def identify_live(data: bytes | bytearray | memoryview) -> Game | None:
+    """The game the live pipeline can follow whose signature this datagram matches, or None."""
+    for game in LIVE:
         if game.matches(data):
             return game
     return None

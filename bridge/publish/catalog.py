@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bridge.games.f1.enums import slug, slugify, table
+from bridge.state.enums import Names, slug
 
 RATE_CLASSES = ("realtime", "on_change", "fast", "normal", "slow")
 WHEELS = ("rl", "rr", "fl", "fr")  # the game's wheel order
@@ -36,22 +36,21 @@ class Ha:
     name: str | None = None  # entity name, where the one made from the topic path would not read well
     # What Home Assistant shows for each payload (payload -> readable name). For an `enum` sensor the names are
     # its `options`; any payload not listed (a new game's id) shows as unknown.
-    labels: tuple[tuple[str, str], ...] = ()
+    labels: tuple[tuple[str, str], ...] | Names = ()  # Names: a game enumeration's, read when first needed
     precision: int | None = None  # suggested_display_precision, where it differs from the payload's decimals
 
 
-def game_labels(enum: str, none: str | None = None) -> tuple[tuple[str, str], ...]:
+def game_labels(enum: str, none: str | None = None) -> Names:
     """(payload, readable name) of every value of a game enumeration, over every supported format. A value the
     game calls "None" needs another name (`none`): Home Assistant reads the state `None` as unknown."""
-    seen: dict[str, str] = {}
-    for fmt in (2023, 2024, 2025, 2026):
-        for name in table(enum, fmt).values():
-            readable = name
-            if name == "None":
-                assert none is not None, f"{enum} has a value named None: give it a readable name"
-                readable = none
-            seen.setdefault(slugify(name), readable)
-    return tuple(seen.items())
+
+    def render(key: str, name: str) -> tuple[str, str]:
+        if name != "None":
+            return key, name
+        assert none is not None, f"{enum} has a value named None: give it a readable name"
+        return key, none
+
+    return Names(enum, render)
 
 
 def plain_labels(*slugs: str) -> tuple[tuple[str, str], ...]:

@@ -24,7 +24,6 @@ from bridge.config import Settings
 from bridge.jsontext import json_text
 from bridge.publish.catalog import CATALOG, EVENT_TOPIC, Field
 from bridge.publish.topics import join, segment
-from bridge.state.schema import CAR_COLUMNS, CAR_SOURCES
 
 IMMEDIATE = ("realtime",)  # read right after the packet that changed them
 # Read when their turn comes. `on_change` fields (positions, laps, tyres...) are discrete: they are checked at the
@@ -190,7 +189,7 @@ class PublishEngine:
             scope = b.field.scope
             if scope == "car":
                 targets = state.active if cars is None else cars
-                if cars is None and b.field.source in CAR_SOURCES:
+                if cars is None and b.field.source is not None:
                     targets = self._moved(b.field, targets)
                 for i in targets:
                     self._offer(b, state.car(i), i)
@@ -208,13 +207,10 @@ class PublishEngine:
         """The active cars whose raw value of `f` changed since `f` was last read: one C-level column compare."""
         source = f.source
         assert source is not None
-        packet = self._state.latest.get(CAR_SOURCES[source].packet_id)
-        if packet is None:
+        found = self._state.column(source)
+        if found is None:
             return active
-        column_of = CAR_COLUMNS.get(packet.layout, source)
-        if column_of is None:
-            return active
-        column = column_of(packet.values)
+        column = found[1]
         previous = self._columns.get(f.path)
         self._columns[f.path] = column
         if previous is None or len(previous) != len(column):

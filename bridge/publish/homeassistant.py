@@ -49,7 +49,7 @@ from typing import Any
 
 from bridge import __version__
 from bridge.config import Settings
-from bridge.games.f1.enums import slug, table
+from bridge.state.enums import Names, Slugs, slug
 from bridge.jsontext import json_text
 from bridge.publish.catalog import CAR_FIELDS, CATALOG, FLAGS, Field, Ha
 from bridge.publish.engine import Message, PublishEngine
@@ -106,7 +106,7 @@ class GameEvent:
     key: str
     name: str
     icon: str
-    event_types: tuple[str, ...]
+    event_types: tuple[str, ...] | Slugs
     trigger_type: str | None = None  # device trigger type (one trigger per event type); None: no triggers
     device_class: str | None = None
 
@@ -116,8 +116,7 @@ GAME_EVENTS = (
     GameEvent("safety_car", "Safety car phase", "mdi:car-emergency",
               tuple(f"{k}_{p}" for k in SAFETY_CAR_KINDS for p in SAFETY_CAR_PHASES), "safety_car"),
     GameEvent("penalty", "Penalty", "mdi:gavel",
-              tuple(dict.fromkeys(slug("penaltyType", fmt, v) for fmt in (2023, 2024, 2025, 2026)
-                                  for v in table("penaltyType", fmt)))),
+              Slugs(Names("penaltyType"))),
     GameEvent("fastest_lap", "Fastest lap", "mdi:timer-star", ("fastest_lap",), "fastest_lap"),
     GameEvent("chequered_flag", "Chequered flag", "mdi:flag-checkered", ("chequered_flag",), "chequered_flag"),
     GameEvent("button", "Wheel button", "mdi:gesture-tap-button", tuple(name for _, name in _UDP_ACTION_BITS),

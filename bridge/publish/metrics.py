@@ -49,12 +49,10 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from bridge.config import MetricsSettings
-from bridge.games.f1.codec import REASONS
-from bridge.ingest.stats import HANDLER_ERROR, KERNEL_OVERFLOW, NOT_ALLOWED, OTHER_SOURCE
+from bridge.ingest.stats import DECODE_REASONS, HANDLER_ERROR, KERNEL_OVERFLOW, NOT_ALLOWED, OTHER_SOURCE
 from bridge.ingest.udp import PortInUseError
 from bridge.publish.catalog import CATALOG, RATE_CLASSES, WHEELS, Field, by_path
 from bridge.publish.led_realtime import LedRealtime
-from bridge.state.schema import CAR_COLUMNS, CAR_SOURCES
 from bridge.state.session import STALE_REASONS
 from bridge.status import Histogram
 from bridge.supervise import supervise, supervise_thread
@@ -84,7 +82,7 @@ REQUEST_TIMEOUT_S = 10.0  # a client (or a TLS handshake) that stalls longer is 
 MAX_CARS = 24  # car slots in any format: the `car` label is 0..23
 PSI_TO_PASCALS = 6894.757293168
 
-DROP_REASONS = (*REASONS, NOT_ALLOWED, OTHER_SOURCE, KERNEL_OVERFLOW, HANDLER_ERROR)
+DROP_REASONS = (*DECODE_REASONS, NOT_ALLOWED, OTHER_SOURCE, KERNEL_OVERFLOW, HANDLER_ERROR)
 BROKER_STATES = ("starting", "connected", "reconnecting", "stopped")
 PUBLISH_CLASSES = (*RATE_CLASSES, "event", "status", "discovery", "clear")
 
@@ -242,13 +240,9 @@ class ColumnCache:
     def read(self, key: str, read: Callable[[Any], Any], source: str | None, view: Any, cars: tuple[int, ...]
              ) -> list[Any]:
         layout = column = None
-        spec = CAR_SOURCES.get(source) if source is not None else None
-        if spec is not None:
-            packet = view.latest.get(spec.packet_id)
-            if packet is not None:
-                column_of = CAR_COLUMNS.get(packet.layout, source)
-                if column_of is not None:
-                    layout, column = packet.layout, column_of(packet.values)
+        found = view.column(source) if source is not None else None
+        if found is not None:
+            layout, column = found
         if column is not None:
             hit = self._entries.get(key)
             if hit is not None and hit[0] is layout and hit[2] == cars and hit[1] == column:

@@ -1,9 +1,7 @@
-"""Where each state value lives in the game's packets, as data, compiled per format into fast accessors.
+"""Where each of F1's state values lives in its packets, as data, compiled per format into fast accessors.
 
-State values that the game sends as-is (speed, position, tyre temperatures...) are not copied field by field
-into the state: the writer keeps the latest packet of each type, and these accessors read a value out of its
-flat tuple when a reader asks. That keeps the writer's cost per packet independent of the number of fields,
-and readers pay only for what they read, at the rate they read it.
+The state reads game values on demand from the latest packet of each type (`bridge/state/values.py`); this is
+F1's `ValueTable` for it: the packet id (the kind of record) and the accessors of every named value.
 
 A source names the packet id, the per-car array (or None for a top-level field), and the spec field. Fields
 renamed between formats list every name (`"sector1TimeMSPart|sector1TimeInMS"`: the first one the format
@@ -17,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.games.f1.layouts import PacketLayout
+from bridge.state.values import Accessor, Value, ValueTable, register
 
 MOTION, SESSION, LAP_DATA, EVENT, PARTICIPANTS, CAR_SETUPS, CAR_TELEMETRY, CAR_STATUS = range(8)
 FINAL_CLASSIFICATION, LOBBY_INFO, CAR_DAMAGE, SESSION_HISTORY, TYRE_SETS, MOTION_EX = range(8, 14)
@@ -211,9 +210,6 @@ HISTORY_SOURCES: dict[str, Source] = {
     "valid_flags": Source(SESSION_HISTORY, "lapHistoryData", "lapValidBitFlags"),
 }
 
-Accessor = Callable[[tuple, int], Any]  # (flat packet values, car index) -> value
-
-
 def _resolve(layout: PacketLayout, array: str | None, names: str) -> tuple[int, int, int] | None:
     """(start, stride, width) of the first of `names` the layout has, or None."""
     record = layout.record
@@ -315,7 +311,9 @@ class Columns:
     def get(self, layout: PacketLayout, name: str) -> Callable[[tuple], tuple] | None:
         key = (layout.format, layout.packet_id, name)
         if key not in self._compiled:
-            source = self.sources[name]
+            source = self.sources.get(name)
+            if source is None:
+                return None
             self._compiled[key] = _compile_column(layout, name, source) if source.packet_id == layout.packet_id else None
         return self._compiled[key]
 
@@ -323,39 +321,11 @@ class Columns:
 CAR_COLUMNS = Columns(CAR_SOURCES)
 
 
-def game_property(name: str, source: Source, accessors: Accessors, *, view: bool, player_only: bool = False) -> property:
-    """A property reading `name` from the latest packet of its kind, for a car (or the session: index 0).
-
-    `view=True` for the read-only views, which are tuples `(state, index)`; otherwise the object has `_state`
-    and `index` attributes (the writer's `CarState`) or is the state itself (`index` absent: session fields).
-    """
-    packet_id = source.packet_id
-
-    def get(self: Any) -> Any:
-        if view:
-            state, index = self
-        else:
-            state = getattr(self, "_state", self)
-            index = getattr(self, "index", 0)
-        if player_only and index != state.player_index:
-            return None  # the game sends these for the player's car only
-        packet = state.latest.get(packet_id)
-        if packet is None:
-            return None
-        accessor = accessors.for_layout(packet.layout).get(name)
-        return None if accessor is None else accessor(packet.values, 0 if player_only else index)
-
-    get.__name__ = name
-    return property(get)
+def _table() -> ValueTable:
+    car = {name: Value(source.packet_id, CAR) for name, source in CAR_SOURCES.items()}
+    car.update({name: Value(source.packet_id, PLAYER, player_only=True) for name, source in PLAYER_SOURCES.items()})
+    session = {name: Value(source.packet_id, SESSION_FIELDS) for name, source in SESSION_SOURCES.items()}
+    return ValueTable("f1", car, session, CAR_COLUMNS.get)
 
 
-def add_game_properties(cls: type, *, view: bool, cars: bool) -> None:
-    """Give `cls` one property per game value: car and player fields, or session fields."""
-    if cars:
-        for name, source in CAR_SOURCES.items():
-            setattr(cls, name, game_property(name, source, CAR, view=view))
-        for name, source in PLAYER_SOURCES.items():
-            setattr(cls, name, game_property(name, source, PLAYER, view=view, player_only=True))
-    else:
-        for name, source in SESSION_SOURCES.items():
-            setattr(cls, name, game_property(name, source, SESSION_FIELDS, view=view))
+F1_VALUES = register(_table())
