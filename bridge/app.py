@@ -27,7 +27,7 @@ from typing import Any
 
 from bridge.config import Settings, load_settings
 from bridge.faults import Faults
-from bridge.games.registry import LIVE, Game, identify_live
+from bridge.games.registry import BY_KEY, LIVE, Game, identify_live
 from bridge.ingest.forward import Forwarder
 from bridge.ingest.recorder import PipelineRecorder
 from bridge.ingest.stats import HANDLER_ERROR, IngestStats
@@ -56,7 +56,8 @@ class Bridge:
         self.settings = settings
         self.config_path = config_path
         self.faults = Faults()  # every caught exception and refused input, counted; logged by its own task
-        self.state = SessionState()
+        chosen = BY_KEY.get(settings.udp.game)  # None for auto: the first datagram names the game (`start_game`)
+        self.state = SessionState((chosen or LIVE[0]).tables)
         self.view = readonly(self.state)
         self.status = BridgeStatus()
         self.ingest = IngestStats()
@@ -83,15 +84,17 @@ class Bridge:
         # The running game: the first game whose signature a datagram matches, followed until the bridge stops
         # (one game at a time). Until then a datagram no game claims is refused with the first game's reason.
         self.game: Game | None = None
-        self._decode: Callable[[bytes], Any] = self._first_datagram
-        self._process: Callable[[SessionState, Any], set[str]] = LIVE[0].process  # type: ignore[assignment]
+        self.decode: Callable[[bytes], Any] = self._first_datagram  # the running game's decoder
+        self.process: Callable[[SessionState, Any], set[str]] = LIVE[0].process  # type: ignore[assignment]
+        if chosen is not None:
+            self.start_game(chosen)
 
     def start_game(self, game: Game) -> None:
         """Follow `game`: its decoder and its writer from now on."""
         assert game.process is not None, f"{game.key} has no writer"
         self.game = game
-        self._decode = game.decode
-        self._process = game.process
+        self.decode = game.decode
+        self.process = game.process
 
     def _first_datagram(self, data: bytes) -> Any:
         game = identify_live(data)
@@ -114,14 +117,14 @@ class Bridge:
             if self.recorder is not None:
                 self.recorder.put(data, t_ns)  # raw, before decoding: undecodable datagrams are recorded too
             stage = "decode"
-            packet = self._decode(data)
+            packet = self.decode(data)
             if not packet:
                 self.ingest.dropped[packet.reason] += 1
                 return
             self.ingest.decoded[packet.layout.key] += 1
             self.status.source = addr[0]
             stage = "writer"
-            changed = self._process(self.state, packet)
+            changed = self.process(self.state, packet)
             if changed:
                 self.engine.origin_ns = t_ns
                 stage = "engine"

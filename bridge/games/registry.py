@@ -13,13 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.games.f1 import codec as f1_codec
+from bridge.games.f1 import synth as f1_synth
 from bridge.games.f1 import writer as f1_writer
+from bridge.games.f1.values import F1_VALUES
 from bridge.games.f1.layouts import HEADER_SIZE as F1_HEADER_SIZE
 from bridge.games.f1.layouts import LAYOUTS as F1_LAYOUTS
 from bridge.games.forza import codec as forza_codec
 from bridge.games.codemasters import codec as codemasters_codec
 from bridge.games.gt7 import codec as gt7_codec
 from bridge.games.outgauge import codec as outgauge_codec
+from bridge.state.values import ValueTable
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,9 @@ class Game:
     # The game's writer for the live pipeline: folds one decoded record into the session state and returns the
     # groups it changed. None: decode and synth only (not yet in `rigbridge run`).
     process: Callable[[Any, Any], set[str]] | None = None
+    tables: ValueTable | None = None  # what the writer registers into the state (with `process`)
+    # `rigbridge demo --game <key>`: (the race generator, its config) for a seed; None: no demo
+    synth: Callable[[int], tuple[Callable[[Any], Any], Any]] | None = None
 
 
 # Every size each F1 format allows, computed once from the layouts.
@@ -64,6 +70,8 @@ F1 = Game(
     matches=f1_matches,
     decode=f1_codec.decode,
     process=f1_writer.process_packet,
+    tables=F1_VALUES,
+    synth=lambda seed: (f1_synth.SyntheticRace, f1_synth.SynthConfig(cars=22, seed=seed)),
 )
 
 FORZA = Game(

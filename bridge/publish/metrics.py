@@ -99,11 +99,12 @@ class Gauge:
     read: Callable[[Any], Any]
     scale: float = 1.0
     source: str | None = None  # the per-car state value behind it (`Field.source`)
+    path: str = ""  # the catalogue field: exported only while the running game provides it
 
 
 def _catalogue_gauges(scopes: tuple[str, ...]) -> tuple[Gauge, ...]:
     return tuple(
-        Gauge(PREFIX + f.prom.name, f.prom.help, f.read, f.prom.scale, f.source)
+        Gauge(PREFIX + f.prom.name, f.prom.help, f.read, f.prom.scale, f.source, f.path)
         for f in CATALOG
         if f.prom is not None and f.scope in scopes
     )
@@ -288,11 +289,12 @@ def take_snapshot(bridge: Bridge, lag: Histogram, cache: ColumnCache | None = No
             snap.led_errors = dict(stats.errors)
             snap.led_latency = HistogramCopy.of(stats.latency)
     ctx = engine.context
-    snap.context = [g.read(ctx) for g in CONTEXT_GAUGES]
+    provides = view.provides
+    snap.context = [g.read(ctx) if provides(g.path) else None for g in CONTEXT_GAUGES]
     if view.session_uid:  # a session is known: telemetry is meaningful
         player = view.player
         if player is not None:
-            snap.player = [g.read(player) for g in PLAYER_GAUGES]
+            snap.player = [g.read(player) if provides(g.path) else None for g in PLAYER_GAUGES]
             snap.player_wheels = [getattr(player, attr) for _, _, attr, _ in WHEEL_GAUGES]
             last = player.last_completed
             snap.player_last_sectors_ms = None if last is None else tuple(last.sectors_ms)

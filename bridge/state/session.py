@@ -134,14 +134,15 @@ values.attach(CarState, cars=True, view=False)
 class SessionState:
     """Everything known about the current session. Written only by `process_*`."""
 
-    def __init__(self) -> None:
+    def __init__(self, tables: ValueTable = NO_VALUES) -> None:
+        """`tables`: the game expected to run, so readers know its fields before its first datagram."""
         self.events: deque[Event] = deque(maxlen=MAX_EVENTS)
         self.event_seq = 0
         self.packets_applied = 0
         self.stale_dropped: Counter[str] = Counter()  # stale packets dropped, by reason (STALE_REASONS)
         self.sessions_seen = 0
         self.changed: set[str] = set()
-        process_reset(self, 0, 0, 0, NO_VALUES)
+        process_reset(self, 0, 0, 0, tables)
 
     @property
     def player(self) -> CarState | None:

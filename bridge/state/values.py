@@ -17,8 +17,10 @@ car slot in one call (or None).
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Protocol
 
 Accessor = Callable[[tuple, int], Any]  # (flat record values, car index) -> value
@@ -42,14 +44,25 @@ def _no_columns(layout: Any, name: str) -> Column | None:
     return None
 
 
-@dataclass(frozen=True)
-class ValueTable:
-    """One game's named values: per car (the player's car included) and for the session."""
+ALWAYS = ("game/receiving", "game/source", "game/name", "bridge/*")  # the bridge's own topics: whatever game runs
 
-    game: str
+
+@dataclass(frozen=True, eq=False)
+class ValueTable:
+    """One game's named values: per car (the player's car included) and for the session; and which catalogue
+    fields the game provides (globs over topic paths; a field it does not provide is neither published, nor
+    announced to Home Assistant, nor exported as a metric)."""
+
+    game: str  # the registry key: f1, forza...
+    model: str = "telemetry bridge"  # Home Assistant's device model
     car: Mapping[str, Value] = field(default_factory=dict)
     session: Mapping[str, Value] = field(default_factory=dict)
     columns: Callable[[Any, str], Column | None] = _no_columns
+    fields: tuple[str, ...] = ("*",)
+
+    def provides(self, path: str) -> bool:
+        """Whether the game provides the catalogue field at `path` (`player/rpm`, `cars/{car}/lap`...)."""
+        return _provides(self, path)
 
     def column(self, latest: Mapping[Any, Any], name: str) -> tuple[Any, tuple] | None:
         """(the record's layout, every car slot's value of `name`) from the latest record, or None."""
@@ -63,7 +76,12 @@ class ValueTable:
         return None if column_of is None else (record.layout, column_of(record.values))
 
 
-NO_VALUES = ValueTable(game="")  # before the first datagram: every game value reads None
+@lru_cache(maxsize=4096)  # (game, catalogue path): a few hundred paths per game
+def _provides(table: ValueTable, path: str) -> bool:
+    return any(fnmatch.fnmatchcase(path, pattern) for pattern in (*ALWAYS, *table.fields))
+
+
+NO_VALUES = ValueTable(game="")  # no game yet: every game value reads None
 
 
 def game_property(name: str, *, cars: bool, view: bool) -> property:

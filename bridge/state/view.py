@@ -120,6 +120,15 @@ class SessionView(tuple):
         """The running game's key (`f1`, `forza`...), or "" before its first datagram."""
         return self[0].tables.game
 
+    @property
+    def game_model(self) -> str:
+        """Home Assistant's device model for the running game."""
+        return self[0].tables.model
+
+    def provides(self, path: str) -> bool:
+        """Whether the running game provides the catalogue field at `path`."""
+        return self[0].tables.provides(path)
+
     def column(self, name: str) -> tuple[Any, tuple] | None:
         """(a token, every car slot's value of the per-car value `name`), read in one call from the game's
         latest record; None when the game keeps no such column. Equal tokens and equal tuples: nothing moved."""

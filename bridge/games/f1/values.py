@@ -325,7 +325,25 @@ def _table() -> ValueTable:
     car = {name: Value(source.packet_id, CAR) for name, source in CAR_SOURCES.items()}
     car.update({name: Value(source.packet_id, PLAYER, player_only=True) for name, source in PLAYER_SOURCES.items()})
     session = {name: Value(source.packet_id, SESSION_FIELDS) for name, source in SESSION_SOURCES.items()}
-    return ValueTable("f1", car, session, CAR_COLUMNS.get)
+    return ValueTable("f1", "F1 telemetry bridge", car, session, CAR_COLUMNS.get, FIELDS)
+
+
+# The catalogue fields F1 provides (every one the catalogue had when it was F1's alone).
+FIELDS = (
+    "game/format", "game/version", "cars/*", "lights/*", "player/tyres/*", "player/brakes/*", "player/damage/*", "player/last_lap/*",
+    *(f"session/{name}" for name in (
+        "track", "track_length_m", "type", "formula", "weather", "track_temp_c", "air_temp_c", "total_laps",
+        "time_left_s", "safety_car", "pit_speed_limit_kph", "paused", "network_game", "uid", "active_cars",
+        "best_lap_ms", "best_lap_driver", "red_flag", "start_lights", "chequered_flag")),
+    *(f"player/{name}" for name in (
+        "name", "team", "race_number", "nationality", "position", "grid_position", "lap", "lap_distance_m",
+        "sector", "current_lap_ms", "last_lap_ms", "best_lap_ms", "gap_ahead_ms", "gap_leader_ms", "pit_status",
+        "pit_stops", "pit_time_lost_ms", "penalties_s", "warnings", "lap_invalid", "result_status",
+        "tyre_compound", "tyre_visual", "tyre_age_laps", "tyre_wear_pct", "tyre_wear_rate_pct_per_lap",
+        "stint_laps", "speed_kph", "gear", "rpm", "throttle_pct", "brake_pct", "steer_pct", "clutch_pct", "drs",
+        "drs_allowed", "engine_temp_c", "max_rpm", "idle_rpm", "pit_limiter", "fuel_kg", "fuel_laps",
+        "ers_store_j", "ers_deployed_j", "ers_mode", "fuel_mix", "fia_flag", "g_lateral", "g_longitudinal")),
+)  # fmt: skip
 
 
 F1_VALUES = register(_table())
