@@ -318,7 +318,7 @@ class LightsSettings:
     # Rev lights from rpm, for games that send no rev lights of their own: the strip starts lighting at
     # rev_start_pct and is full (the shift light) at shift_pct, both of the range from idle to maximum rpm.
     rev_start_pct: float = 60.0
-    shift_pct: float = 95.0
+    shift_pct: float = 90.0
     wled: WledSettings = field(default_factory=WledSettings)
     realtime: tuple[RealtimeDevice, ...] = ()
 
