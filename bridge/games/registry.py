@@ -19,6 +19,9 @@ from bridge.games.f1.values import F1_VALUES
 from bridge.games.f1.layouts import HEADER_SIZE as F1_HEADER_SIZE
 from bridge.games.f1.layouts import LAYOUTS as F1_LAYOUTS
 from bridge.games.forza import codec as forza_codec
+from bridge.games.forza import synth as forza_synth
+from bridge.games.forza import writer as forza_writer
+from bridge.games.forza.values import FORZA_VALUES
 from bridge.games.codemasters import codec as codemasters_codec
 from bridge.games.gt7 import codec as gt7_codec
 from bridge.games.outgauge import codec as outgauge_codec
@@ -87,6 +90,9 @@ FORZA = Game(
     ),
     matches=forza_codec.matches,
     decode=forza_codec.decode,
+    process=forza_writer.process_telemetry,
+    tables=FORZA_VALUES,
+    synth=lambda seed: (forza_synth.ForzaRace, forza_synth.SynthConfig(seed=seed)),
 )
 
 GT7 = Game(
