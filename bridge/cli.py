@@ -129,6 +129,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_topics(args: argparse.Namespace) -> int:
+    import bridge.games.registry  # noqa: F401 - the games register which fields they provide
     from bridge.publish.topics_doc import render
 
     sys.stdout.write(render(markdown=args.markdown))

@@ -116,6 +116,7 @@ def game_property(name: str, *, cars: bool, view: bool) -> property:
     return property(get)
 
 
+GAMES: list[ValueTable] = []  # every game's table, in the order the games registered (one per game)
 _CLASSES: list[tuple[type, bool, bool]] = []  # (class, cars, view): the classes game values become properties of
 _NAMES: dict[bool, set[str]] = {True: set(), False: set()}  # cars -> names registered
 
@@ -137,6 +138,9 @@ def attach(cls: type, *, cars: bool, view: bool) -> None:
 
 def register(table: ValueTable) -> ValueTable:
     """Make a game's value names properties of the attached classes (once per name, shared by every game)."""
+    if any(known.game == table.game for known in GAMES):
+        raise ValueError(f"game {table.game!r} is registered twice")
+    GAMES.append(table)
     for cars, names in ((True, table.car), (False, table.session)):
         for name in names:
             if name in _NAMES[cars]:
