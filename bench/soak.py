@@ -146,7 +146,7 @@ class Sender:
 
     def send(self, datagrams: Sequence[bytes]) -> None:
         from bridge.games.f1.codec import decode
-        from bridge.state.session import process_packet
+        from bridge.games.f1.writer import process_packet
 
         delay = self.start + self.timeline / self.speed - time.monotonic()
         if delay > 0:

@@ -52,7 +52,8 @@ from bridge.games.f1.synth import SynthConfig, SyntheticRace
 from bridge.publish.engine import PublishEngine
 from bridge.publish.leds import Lights
 from bridge.publish.mqtt import BATCH
-from bridge.state.session import SessionState, process_packet
+from bridge.games.f1.writer import process_packet
+from bridge.state.session import SessionState
 from bridge.state.view import readonly
 from bridge.status import BridgeStatus
 

@@ -23,10 +23,11 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from bridge.config import Settings, load_settings
 from bridge.faults import Faults
-from bridge.games.f1.codec import decode
+from bridge.games.registry import BY_KEY, LIVE, Game, identify_live
 from bridge.ingest.forward import Forwarder
 from bridge.ingest.recorder import PipelineRecorder
 from bridge.ingest.stats import HANDLER_ERROR, IngestStats
@@ -36,7 +37,7 @@ from bridge.publish.leds import Lights
 from bridge.publish.metrics import MetricsExporter
 from bridge.publish.mqtt import MqttLink
 from bridge.publish.readers import build_readers, reader_stage
-from bridge.state.session import SessionState, process_packet
+from bridge.state.session import SessionState
 from bridge.state.view import readonly
 from bridge.status import BridgeStatus
 from bridge.supervise import supervise
@@ -55,7 +56,8 @@ class Bridge:
         self.settings = settings
         self.config_path = config_path
         self.faults = Faults()  # every caught exception and refused input, counted; logged by its own task
-        self.state = SessionState()
+        chosen = BY_KEY.get(settings.udp.game)  # None for auto: the first datagram names the game (`start_game`)
+        self.state = SessionState((chosen or LIVE[0]).tables)
         self.view = readonly(self.state)
         self.status = BridgeStatus()
         self.ingest = IngestStats()
@@ -79,6 +81,27 @@ class Bridge:
         self.metrics = MetricsExporter(self) if settings.metrics.enabled else None
         self.stopping = asyncio.Event()
         self.recorder = PipelineRecorder(settings.udp.record) if settings.udp.record else None
+        # The running game: the first game whose signature a datagram matches, followed until the bridge stops
+        # (one game at a time). Until then a datagram no game claims is refused with the first game's reason.
+        self.game: Game | None = None
+        self.decode: Callable[[bytes], Any] = self._first_datagram  # the running game's decoder
+        self.process: Callable[[SessionState, Any], set[str]] = LIVE[0].process  # type: ignore[assignment]
+        if chosen is not None:
+            self.start_game(chosen)
+
+    def start_game(self, game: Game) -> None:
+        """Follow `game`: its decoder and its writer from now on."""
+        assert game.process is not None, f"{game.key} has no writer"
+        self.game = game
+        self.decode = game.decode
+        self.process = game.process
+
+    def _first_datagram(self, data: bytes) -> Any:
+        game = identify_live(data)
+        if game is None:
+            return LIVE[0].decode(data)
+        self.start_game(game)
+        return game.decode(data)
 
     # ------------------------------------------------------------------------------------------ hot path
 
@@ -94,14 +117,14 @@ class Bridge:
             if self.recorder is not None:
                 self.recorder.put(data, t_ns)  # raw, before decoding: undecodable datagrams are recorded too
             stage = "decode"
-            packet = decode(data)
+            packet = self.decode(data)
             if not packet:
                 self.ingest.dropped[packet.reason] += 1
                 return
             self.ingest.decoded[packet.layout.key] += 1
             self.status.source = addr[0]
             stage = "writer"
-            changed = process_packet(self.state, packet)
+            changed = self.process(self.state, packet)
             if changed:
                 self.engine.origin_ns = t_ns
                 stage = "engine"

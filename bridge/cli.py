@@ -132,10 +132,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from bridge.app import default_config_path
     from bridge.demo import demo_main
 
-    return demo_main(args.config or default_config_path(), duration=args.duration, broker=args.broker)
+    return demo_main(args.config or default_config_path(), duration=args.duration, broker=args.broker, game=args.game)
 
 
 def _cmd_topics(args: argparse.Namespace) -> int:
+    import bridge.games.registry  # noqa: F401 - the games register which fields they provide
     from bridge.publish.topics_doc import render
 
     sys.stdout.write(render(markdown=args.markdown))
@@ -218,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-c", "--config", metavar="FILE", help="config file (its broker is used if it answers)")
     p.add_argument("--broker", choices=("auto", "configured", "mosquitto", "embedded"), default="auto",
                    help="auto: the configured broker if it answers, else mosquitto from PATH, else embedded")
+    p.add_argument("--game", default="f1", metavar="GAME",
+                   help="the game whose synthetic race is sent, by its udp.game name (default: f1)")
 
     p = add(
         "synth",

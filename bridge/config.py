@@ -32,6 +32,7 @@ from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
+from bridge.games.registry import LIVE
 from bridge.ingest.capture import check_capture_file
 from bridge.ingest.targets import MAX_FORWARD_TARGETS, plain_address, self_loop_problems
 from bridge.publish.catalog import CATALOG
@@ -176,6 +177,7 @@ class UdpSettings:
     # The one sender to accept when several games send to the port: (IP address, port; 0 = any port).
     # None keeps whichever source came first.
     source: tuple[str, int] | None = None
+    game: str = "auto"  # auto: the first game whose signature a datagram matches; or a registry key (f1, forza...)
 
 
 @dataclass(frozen=True)
@@ -313,6 +315,10 @@ class LightsSettings:
     brightness: int = 255
     profile: tuple[LedSegment, ...] = ()  # empty: green/red/blue thirds of `leds`
     limiter_flash_hz: float = 4.0
+    # Rev lights from rpm, for games that send no rev lights of their own: the strip starts lighting at
+    # rev_start_pct and is full (the shift light) at shift_pct, both of the range from idle to maximum rpm.
+    rev_start_pct: float = 60.0
+    shift_pct: float = 90.0
     wled: WledSettings = field(default_factory=WledSettings)
     realtime: tuple[RealtimeDevice, ...] = ()
 
@@ -1120,6 +1126,9 @@ def _check_lights(ctx: _Ctx, lights: LightsSettings, path: str) -> LightsSetting
         if total != lights.leds:
             counts = " + ".join(str(segment.count) for segment in lights.profile)
             ctx.add(profile, f"segment counts add up to {total} ({counts}) but lights.leds is {lights.leds}")
+    start, shift = f"{path}.rev_start_pct", f"{path}.shift_pct"
+    if ctx.ok(start, shift) and lights.rev_start_pct >= lights.shift_pct:
+        ctx.add(shift, f"must be above {start} ({lights.rev_start_pct:g})", lights.shift_pct)
     return lights
 
 
@@ -1251,6 +1260,7 @@ _SCHEMA = _Section(
                 "receive_timeout_s": _number(0.5, 3600),
                 "record": _optional(_record_file()),
                 "source": _optional(_source()),
+                "game": _enum(("auto", *(game.key for game in LIVE))),
             },
             (_check_udp,),
         ),
@@ -1335,6 +1345,8 @@ _SCHEMA = _Section(
                 ),
                 # LEDs are drawn per packet (60 Hz at most): faster flashing could not be shown
                 "limiter_flash_hz": _number(0.1, 30),
+                "rev_start_pct": _number(0, 99),
+                "shift_pct": _number(1, 100),
                 "wled": _Section(
                     WledSettings,
                     {"enabled": _boolean(), "topics": _list(_string(_TOPIC_MESSAGE, pattern=_TOPIC_RE), unique=True)},

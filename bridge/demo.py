@@ -25,8 +25,8 @@ from typing import TextIO
 
 from bridge.app import Bridge
 from bridge.config import Settings, load_settings
-from bridge.games.f1.synth import SynthConfig
-from bridge.games.f1.synth_cli import SendCounters, send_race
+from bridge.games.registry import BY_KEY, Game
+from bridge.games.sender import SendCounters, send_frames
 from bridge.publish.catalog import by_path
 from bridge.publish.leds import led_colours
 
@@ -133,8 +133,8 @@ async def choose_broker(settings: Settings, choice: str) -> Broker:
     return await _start_embedded()
 
 
-def demo_settings(settings: Settings, broker: Broker) -> Settings:
-    """The user's settings pointed at the demo's broker and a private loopback UDP port."""
+def demo_settings(settings: Settings, broker: Broker, game: str = "f1") -> Settings:
+    """The user's settings pointed at the demo's broker and a private loopback UDP port, following `game`."""
     mqtt = settings.mqtt
     if broker.port != mqtt.port or broker.host != mqtt.host:  # a broker of our own: no credentials, no TLS
         mqtt = dataclasses.replace(mqtt, host=broker.host, port=broker.port, username=None, password=None,
@@ -144,7 +144,8 @@ def demo_settings(settings: Settings, broker: Broker) -> Settings:
         settings,
         mqtt=mqtt,
         # The synthetic race stays out of the user's capture file and forward targets.
-        udp=dataclasses.replace(settings.udp, bind="127.0.0.1", port=0, forward=(), allow_from=(), record=None),
+        udp=dataclasses.replace(settings.udp, bind="127.0.0.1", port=0, forward=(), allow_from=(), record=None,
+                                game=game),
         metrics=dataclasses.replace(settings.metrics, enabled=False),
     )
 
@@ -188,7 +189,7 @@ def render(
     if player is not None:
         lines.append(
             f"player   {player.speed_kph or 0:>3} km/h  gear {player.gear or 0}  {player.rpm or 0:>5} rpm  "
-            f"{rev_lights_bar(player.rev_lights_bits, colours)}  P{player.position or '-'}"
+            f"{rev_lights_bar(_rev_bits(bridge), colours)}  P{player.position or '-'}"
         )
     else:
         lines.append("player   (spectating)")
@@ -199,6 +200,15 @@ def render(
     lines.append(f"{_DIM}watch the topics: mosquitto_sub -h {broker.host} -p {broker.port} -t "
                  f"'{bridge.engine.root.split('/')[0]}/#' -v{_RESET}")
     return lines
+
+
+def _rev_bits(bridge: Bridge) -> int | None:
+    """The game's rev-light bits, or the bits of the percentage made from rpm (games without their own)."""
+    bits = bridge.view.player.rev_lights_bits if bridge.view.player is not None else None
+    if bits is not None:
+        return bits
+    pct = bridge.lights.rev_pct
+    return None if pct is None else (1 << round(pct * 15 / 100)) - 1
 
 
 SESSION_FIELDS = [
@@ -219,9 +229,11 @@ async def _show(bridge: Bridge, broker: Broker, counters: SendCounters, out: Tex
         await asyncio.sleep(VIEW_INTERVAL_S if live else 5.0)
 
 
-async def run_demo(settings: Settings, *, duration: float | None, broker_choice: str, out: TextIO) -> int:
+async def run_demo(settings: Settings, *, duration: float | None, broker_choice: str, out: TextIO,
+                   game: Game = BY_KEY["f1"]) -> int:
+    assert game.synth is not None, f"{game.key} has no synthetic race"
     broker = await choose_broker(settings, broker_choice)
-    bridge = Bridge(demo_settings(settings, broker))
+    bridge = Bridge(demo_settings(settings, broker, game.key))
     counters = SendCounters()
     print(f"rigbridge demo: {broker.description}; watch the topics with:\n"
           f"  mosquitto_sub -h {broker.host} -p {broker.port} -t '{bridge.settings.mqtt.base_topic}/#' -v", file=out)
@@ -234,8 +246,8 @@ async def run_demo(settings: Settings, *, duration: float | None, broker_choice:
         if runner.done():
             runner.result()
         target = ("127.0.0.1", bridge.receiver.address[1])
-        tasks.append(asyncio.ensure_future(send_race(SynthConfig(cars=22, seed=int(started) % 1000 + 1), target,
-                                                     counters=counters, stop=bridge.stopping)))
+        race, config = game.synth(int(started) % 1000 + 1)
+        tasks.append(asyncio.ensure_future(send_frames(race, config, target, counters=counters, stop=bridge.stopping)))
         tasks.append(asyncio.ensure_future(_show(bridge, broker, counters, out, started)))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(runner), duration)
@@ -260,6 +272,7 @@ def demo_main(
     *,
     duration: float | None,
     broker: str,
+    game: str = "f1",
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> int:
@@ -268,6 +281,10 @@ def demo_main(
     from bridge.config import ConfigError
     from bridge.publish.mqtt import FatalMqttError
 
+    demo_games = [key for key, g in BY_KEY.items() if g.synth is not None]
+    if game not in demo_games:
+        print(f"rigbridge demo: --game must be one of: {', '.join(demo_games)} (got {game!r})", file=err)
+        return 2
     if duration is not None and (problem := duration_problem(duration)):
         print(f"rigbridge demo: --duration {problem}", file=err)
         return 2
@@ -278,7 +295,7 @@ def demo_main(
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return asyncio.run(run_demo(settings, duration=duration, broker_choice=broker, out=out))
+        return asyncio.run(run_demo(settings, duration=duration, broker_choice=broker, out=out, game=BY_KEY[game]))
     except DemoError as exc:
         print(f"rigbridge demo: {exc}", file=err)
         return 1

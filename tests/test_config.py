@@ -229,7 +229,7 @@ def test_unknown_key_wrong_type_and_duplicate_reported_together(tmp_path: Path) 
     assert check_config_main(str(path), out) == 2
     assert out.getvalue().splitlines() == [
         f"{path}:3: udp.bnd: unknown key; expected one of: bind, port, allow_from, forward, rcvbuf_bytes, "
-        "receive_timeout_s, record, source; did you mean bind?",
+        "receive_timeout_s, record, source, game; did you mean bind?",
         f"{path}:6: mqtt.port: must be an integer from 1 to 65535 (got 'abc')",
         f"{path}:8: mqtt.host: duplicate key; first defined on line 5",
     ]
@@ -356,7 +356,7 @@ def test_top_level_must_be_mapping(tmp_path: Path, text: str, got: str) -> None:
 
 def test_section_must_be_mapping(tmp_path: Path) -> None:
     problem = only_problem(write(tmp_path, "udp: 20777\n"))
-    keys = "bind, port, allow_from, forward, rcvbuf_bytes, receive_timeout_s, record, source"
+    keys = "bind, port, allow_from, forward, rcvbuf_bytes, receive_timeout_s, record, source, game"
     assert str(problem).endswith(f":1: udp: must be a mapping with keys: {keys} (got 20777)")
 
 
@@ -597,6 +597,9 @@ def test_yes_gets_a_yaml_12_hint(tmp_path: Path) -> None:
         ("homeassistant:\n  max_rate_hz: 0\n", "homeassistant.max_rate_hz"),
         ("lights:\n  leds: 301\n", "lights.leds"),
         ("lights:\n  limiter_flash_hz: -1\n", "lights.limiter_flash_hz"),
+        ("lights:\n  rev_start_pct: 100\n", "lights.rev_start_pct"),
+        ("lights:\n  shift_pct: .nan\n", "lights.shift_pct"),
+        ("udp:\n  game: gt8\n", "udp.game"),
         ("lights:\n  wled:\n    topics: [wled/#]\n", "lights.wled.topics[0]"),
         ("mqtt:\n  host: 'mqtt://broker'\n", "mqtt.host"),
         ("mqtt:\n  username: 42\n", "mqtt.username"),
@@ -829,3 +832,18 @@ def test_password_in_broken_yaml_is_not_echoed(tmp_path: Path) -> None:
     path.write_text(f"mqtt:\n  password: {SECRET}: oops\n", encoding="utf-8")
     problem = only_problem(path)
     assert problem.line == 2 and SECRET not in str(problem)
+
+
+def test_the_game_is_auto_unless_named(tmp_path: Path) -> None:
+    assert load_settings(write(tmp_path, "udp: {}\n"), env=NO_ENV).udp.game == "auto"
+    assert load_settings(write(tmp_path, "udp:\n  game: f1\n"), env=NO_ENV).udp.game == "f1"
+    problem = only_problem(write(tmp_path, "udp:\n  game: gt8\n"))
+    assert problem.message.startswith("must be one of: auto, f1")
+
+
+def test_rev_lights_start_below_the_shift_point(tmp_path: Path) -> None:
+    problem = only_problem(write(tmp_path, "lights:\n  rev_start_pct: 90\n  shift_pct: 80\n"))
+    assert (problem.line, problem.key) == (3, "lights.shift_pct")
+    assert problem.message == "must be above lights.rev_start_pct (90)"
+    settings = load_settings(write(tmp_path, "lights:\n  rev_start_pct: 50\n  shift_pct: 90\n"), env=NO_ENV)
+    assert (settings.lights.rev_start_pct, settings.lights.shift_pct) == (50, 90)

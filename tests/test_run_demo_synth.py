@@ -79,3 +79,9 @@ def test_demo_runs_without_a_running_broker(tmp_path: Path, broker: str, describ
     summary = result.stdout.strip().splitlines()[-1]
     published = int(summary.split(" messages published")[0].rsplit(" ", 1)[1])
     assert published > 100, summary
+
+
+def test_demo_names_the_games_it_can_show(tmp_path: Path) -> None:
+    result = _demo(tmp_path, "--game", "gt8")
+    assert result.returncode == 2 and result.stderr.startswith("rigbridge demo: --game must be one of: f1")
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -11,10 +11,11 @@ from bridge.publish.catalog import CATALOG, Field
 def catalogue_payloads(
     view: Any, context: Any, root: str, keep: Callable[[Field], bool] = lambda f: True
 ) -> dict[str, str]:
-    """Topic -> payload of every kept catalogue field, for the player and each active car of `view`."""
+    """Topic -> payload of every kept catalogue field the running game provides, for the player and each active car
+    of `view`."""
     out: dict[str, str] = {}
     for f in CATALOG:
-        if not keep(f):
+        if not keep(f) or not view.provides(f.path):
             continue
         subjects: list[tuple[Any, int | None]]
         if f.scope == "car":

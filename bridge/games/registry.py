@@ -13,12 +13,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.games.f1 import codec as f1_codec
+from bridge.games.f1 import synth as f1_synth
+from bridge.games.f1 import writer as f1_writer
+from bridge.games.f1.values import F1_VALUES
 from bridge.games.f1.layouts import HEADER_SIZE as F1_HEADER_SIZE
 from bridge.games.f1.layouts import LAYOUTS as F1_LAYOUTS
 from bridge.games.forza import codec as forza_codec
+from bridge.games.forza import synth as forza_synth
+from bridge.games.forza import writer as forza_writer
+from bridge.games.forza.values import FORZA_VALUES
 from bridge.games.codemasters import codec as codemasters_codec
 from bridge.games.gt7 import codec as gt7_codec
 from bridge.games.outgauge import codec as outgauge_codec
+from bridge.state.values import ValueTable
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,12 @@ class Game:
     setup: str  # the in-game set-up, one paragraph
     matches: Callable[[bytes], bool]  # cheap signature test
     decode: Callable[[bytes], Any]  # truthy result with .to_dict(), or falsy with .reason; never raises
+    # The game's writer for the live pipeline: folds one decoded record into the session state and returns the
+    # groups it changed. None: decode and synth only (not yet in `rigbridge run`).
+    process: Callable[[Any, Any], set[str]] | None = None
+    tables: ValueTable | None = None  # what the writer registers into the state (with `process`)
+    # `rigbridge demo --game <key>`: (the race generator, its config) for a seed; None: no demo
+    synth: Callable[[int], tuple[Callable[[Any], Any], Any]] | None = None
 
 
 # Every size each F1 format allows, computed once from the layouts.
@@ -59,6 +72,9 @@ F1 = Game(
     ),
     matches=f1_matches,
     decode=f1_codec.decode,
+    process=f1_writer.process_packet,
+    tables=F1_VALUES,
+    synth=lambda seed: (f1_synth.SyntheticRace, f1_synth.SynthConfig(cars=22, seed=seed)),
 )
 
 FORZA = Game(
@@ -74,6 +90,9 @@ FORZA = Game(
     ),
     matches=forza_codec.matches,
     decode=forza_codec.decode,
+    process=forza_writer.process_telemetry,
+    tables=FORZA_VALUES,
+    synth=lambda seed: (forza_synth.ForzaRace, forza_synth.SynthConfig(seed=seed)),
 )
 
 GT7 = Game(
@@ -125,11 +144,20 @@ OUTGAUGE = Game(
 
 GAMES: tuple[Game, ...] = (F1, FORZA, CODEMASTERS, OUTGAUGE, GT7)
 BY_KEY: dict[str, Game] = {game.key: game for game in GAMES}
+LIVE: tuple[Game, ...] = tuple(game for game in GAMES if game.process is not None)  # the games `run` can follow
 
 
 def identify(data: bytes | bytearray | memoryview) -> Game | None:
     """The game whose signature this datagram matches, or None."""
     for game in GAMES:
+        if game.matches(data):
+            return game
+    return None
+
+
+def identify_live(data: bytes | bytearray | memoryview) -> Game | None:
+    """The game the live pipeline can follow whose signature this datagram matches, or None."""
+    for game in LIVE:
         if game.matches(data):
             return game
     return None

@@ -10,7 +10,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-# Drop reasons the ingest layer uses itself; the decode stage adds the decoder's reasons (too_short, ...).
+# Why a game's decoder refused a datagram: the reasons of every game's `decode()`, a fixed vocabulary so that
+# counters by reason stay bounded (tests/games/test_registry.py holds each game's reasons to it).
+DECODE_REASONS = (
+    "too_short", "unknown_format", "unknown_packet_id", "wrong_size", "bad_event", "bad_race_flag", "bad_magic",
+    "implausible",
+)  # fmt: skip
+
+# Drop reasons the ingest layer uses itself.
 NOT_ALLOWED = "not_allowed"  # source address outside udp.allow_from
 KERNEL_OVERFLOW = "kernel_overflow"  # the kernel dropped datagrams for our socket (receive buffer full)
 HANDLER_ERROR = "handler_error"  # the datagram handler raised; the receiver kept going

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bridge.games.f1.enums import slug, slugify, table
+from bridge.state.enums import Names, slug
 
 RATE_CLASSES = ("realtime", "on_change", "fast", "normal", "slow")
 WHEELS = ("rl", "rr", "fl", "fr")  # the game's wheel order
@@ -36,22 +36,21 @@ class Ha:
     name: str | None = None  # entity name, where the one made from the topic path would not read well
     # What Home Assistant shows for each payload (payload -> readable name). For an `enum` sensor the names are
     # its `options`; any payload not listed (a new game's id) shows as unknown.
-    labels: tuple[tuple[str, str], ...] = ()
+    labels: tuple[tuple[str, str], ...] | Names = ()  # Names: a game enumeration's, read when first needed
     precision: int | None = None  # suggested_display_precision, where it differs from the payload's decimals
 
 
-def game_labels(enum: str, none: str | None = None) -> tuple[tuple[str, str], ...]:
+def game_labels(enum: str, none: str | None = None) -> Names:
     """(payload, readable name) of every value of a game enumeration, over every supported format. A value the
     game calls "None" needs another name (`none`): Home Assistant reads the state `None` as unknown."""
-    seen: dict[str, str] = {}
-    for fmt in (2023, 2024, 2025, 2026):
-        for name in table(enum, fmt).values():
-            readable = name
-            if name == "None":
-                assert none is not None, f"{enum} has a value named None: give it a readable name"
-                readable = none
-            seen.setdefault(slugify(name), readable)
-    return tuple(seen.items())
+
+    def render(key: str, name: str) -> tuple[str, str]:
+        if name != "None":
+            return key, name
+        assert none is not None, f"{enum} has a value named None: give it a readable name"
+        return key, none
+
+    return Names(enum, render)
 
 
 def plain_labels(*slugs: str) -> tuple[tuple[str, str], ...]:
@@ -372,6 +371,31 @@ CAR_FIELDS: list[CarField] = [
     # No Home Assistant entity: `lights/flag` is the one Flag entity (the FIA flag, or red / safety car over it).
     CarField("fia_flag", "fia_flag", STATUS, "enum", convert=_slug("flag"), player_rate="on_change", car_rate=None,
              description="flag shown to the driver"),
+    # Forza's own: the engine, the car, fuel as a percentage, the race clock
+    CarField("handbrake_pct", "handbrake_pct", TEL, "int", "%", player_rate="fast", car_rate=None,
+             description="handbrake"),
+    CarField("boost_psi", "boost_psi", TEL, "float", "psi", 1, player_rate="fast", car_rate=None, deadband=0.2,
+             ha=Ha(device_class="pressure", unit="psi", enabled=False, name="Boost", icon="mdi:turbine"),
+             description="turbo or supercharger boost"),
+    CarField("power_kw", "power_kw", TEL, "float", "kW", 0, player_rate="fast", car_rate=None, deadband=1,
+             ha=Ha(device_class="power", unit="kW", enabled=False, name="Power", icon="mdi:engine"), description="engine power"),
+    CarField("torque_nm", "torque_nm", TEL, "float", "N·m", 0, player_rate="fast", car_rate=None, deadband=1,
+             description="engine torque"),
+    CarField("fuel_pct", "fuel_pct", STATUS, "float", "%", 1, player_rate="normal", car_rate=None, deadband=0.1,
+             ha=replace(_PCT, name="Fuel", icon="mdi:fuel"), description="fuel in the tank, percent of capacity"),
+    CarField("race_time_s", "race_time_s", LAP, "float", "s", 1, player_rate="normal", car_rate=None, retain=False,
+             description="time since the start of the race"),
+    CarField("distance_m", "total_distance_m", LAP, "float", "m", 0, player_rate="normal", car_rate=None,
+             deadband=10, retain=False, description="distance driven in the race"),
+    CarField("car/ordinal", "car_ordinal", STATUS, "int", player_rate="on_change", car_rate=None,
+             description="the game's id of the car model"),
+    CarField("car/class", "car_class", STATUS, "text", player_rate="on_change", car_rate=None,
+             ha=replace(_TEXT, name="Car class", icon="mdi:car-sports"), description="performance class (d ... x)"),
+    CarField("car/pi", "car_pi", STATUS, "int", player_rate="on_change", car_rate=None,
+             ha=replace(_COUNT, name="Performance index", icon="mdi:speedometer"),
+             description="performance index, 100 to 999"),
+    CarField("car/drivetrain", "drivetrain", STATUS, "text", player_rate="on_change", car_rate=None,
+             description="fwd, rwd or awd"),
     # motion
     CarField("g_lateral", "g_lateral", MOTION, "float", "g", 2, player_rate="fast", car_rate=None,
              deadband=0.05, retain=False, prom=Prom("g_force_lateral", "lateral g-force"), description="lateral g"),
@@ -478,6 +502,8 @@ SESSION_FIELDS: list[Field] = [
     Field("session/best_lap_driver", "session", _best_lap_car, "bests", "text", rate="on_change",
           ha=replace(_TEXT, name="Session best lap driver", icon="mdi:account-star"),
           description="who set the overall best lap"),
+    Field("session/racing", "session", _session("racing"), "session", "bool", rate="on_change",
+          ha=replace(_BOOL, name="Racing", icon="mdi:flag-checkered"), description="racing (false: in the menus)"),
     Field("session/red_flag", "session", _session("red_flag"), "events", "bool", rate="on_change",
           ha=replace(_BOOL, icon="mdi:flag"),
           description="red flag shown"),
@@ -506,6 +532,8 @@ STATUS_FIELDS: list[Field] = [
           "session.reset", "int", rate="on_change",
           ha=Ha(state_class=None, diagnostic=True, name="Game UDP format", icon="mdi:numeric"),
           description="UDP format (2023, 2024, 2025, 2026)"),
+    Field("game/name", "game", lambda ctx: ctx.state.game if ctx.state.packets_applied else None, "session.reset",
+          "text", rate="on_change", description="the running game: f1, forza..."),
     Field("game/version", "game", lambda ctx: ctx.state.game_version or None, "session.reset", "text",
           rate="on_change", description="game version"),
     Field("bridge/packets_per_s", "bridge", _bridge("packets_per_s"), "bridge", "float", "1/s", 1, rate="slow",
@@ -534,10 +562,11 @@ LIGHT_FIELDS: list[Field] = [
     Field("lights/rev_pct", "lights", _lights("rev_pct"), TEL, "int", "%", rate="realtime", retain=False,
           ha=Ha(unit="%", enabled=False, name="Rev lights", icon="mdi:led-strip-variant"),
           prom=Prom("player_rev_lights_ratio", "the game's rev lights, 0 to 1", 0.01),
-          description="the game's rev lights percent"),
+          description="the game's rev lights percent (from rpm for a game that sends none: lights.rev_start_pct "
+                      "to lights.shift_pct)"),
     Field("lights/shift", "lights", _lights("shift"), TEL, "bool", rate="realtime", retain=False,
           ha=Ha(component="binary_sensor", state_class=None, enabled=False, name="Shift light", icon="mdi:led-on"),
-          description="at the game's shift point"),
+          description="at the game's shift point (lights.shift_pct for a game without rev lights)"),
     Field("lights/drs", "lights", _lights("drs"), TEL, "enum", rate="realtime", retain=False,
           description="off, allowed or active"),
     Field("lights/flag", "lights", _lights("flag"), STATUS, "enum", rate="realtime", retain=False,

@@ -24,7 +24,6 @@ from bridge.config import Settings
 from bridge.jsontext import json_text
 from bridge.publish.catalog import CATALOG, EVENT_TOPIC, Field
 from bridge.publish.topics import join, segment
-from bridge.state.schema import CAR_COLUMNS, CAR_SOURCES
 
 IMMEDIATE = ("realtime",)  # read right after the packet that changed them
 # Read when their turn comes. `on_change` fields (positions, laps, tyres...) are discrete: they are checked at the
@@ -88,12 +87,8 @@ class PublishEngine:
         self.context = Context(state, status, lights)
         self._expiry = settings.publish.expiry_s > 0 and settings.mqtt.protocol == 5
         self._qos_fast = settings.publish.qos_fast
-        self._fields = [self._bind(f) for f in catalog if self._wanted_scope(f)]
-        # (rate class, group) -> bound fields, split by who they are read from.
-        self._by_group: dict[tuple[str, str], list[_Bound]] = {}
-        for b in self._fields:
-            self._by_group.setdefault((b.field.rate, b.field.group), []).append(b)
-        self._plans: dict[str, tuple[int | None, str, list[_Bound], tuple[str, ...]]] = {}  # group -> _plan()
+        self._catalog = [f for f in catalog if self._wanted_scope(f)]
+        self._bind_fields()
         self._allowed: dict[str, bool] = {}
         self.pending: dict[str, Message] = {}  # latest wins: one message per topic
         self.pending_realtime: dict[str, Message] = {}
@@ -119,6 +114,17 @@ class PublishEngine:
         if f.scope == "player":
             return cars in ("all", "player")
         return True
+
+    def _bind_fields(self) -> None:
+        """Bind the catalogue fields the running game provides (all of them before a state is given)."""
+        state = self._state
+        self._game = None if state is None else state.game
+        self._fields = [self._bind(f) for f in self._catalog if state is None or state.provides(f.path)]
+        # (rate class, group) -> bound fields, split by who they are read from.
+        self._by_group: dict[tuple[str, str], list[_Bound]] = {}
+        for b in self._fields:
+            self._by_group.setdefault((b.field.rate, b.field.group), []).append(b)
+        self._plans: dict[str, tuple[int | None, str, list[_Bound], tuple[str, ...]]] = {}  # group -> _plan()
 
     def _bind(self, f: Field) -> _Bound:
         deadband = f.deadband
@@ -190,7 +196,7 @@ class PublishEngine:
             scope = b.field.scope
             if scope == "car":
                 targets = state.active if cars is None else cars
-                if cars is None and b.field.source in CAR_SOURCES:
+                if cars is None and b.field.source is not None:
                     targets = self._moved(b.field, targets)
                 for i in targets:
                     self._offer(b, state.car(i), i)
@@ -208,13 +214,10 @@ class PublishEngine:
         """The active cars whose raw value of `f` changed since `f` was last read: one C-level column compare."""
         source = f.source
         assert source is not None
-        packet = self._state.latest.get(CAR_SOURCES[source].packet_id)
-        if packet is None:
+        found = self._state.column(source)
+        if found is None:
             return active
-        column_of = CAR_COLUMNS.get(packet.layout, source)
-        if column_of is None:
-            return active
-        column = column_of(packet.values)
+        column = found[1]
         previous = self._columns.get(f.path)
         self._columns[f.path] = column
         if previous is None or len(previous) != len(column):
@@ -226,6 +229,8 @@ class PublishEngine:
     def on_packet(self, changed: set[str]) -> None:
         """Called after the writer processed a packet: read what must go out now, remember the rest."""
         if "session.reset" in changed:
+            if self._state.game != self._game:
+                self._bind_fields()  # another game: its own fields
             # A new session may have another slot count (22 <-> 24 when the format changes): per-car work queued
             # for the old one may name slots that no longer exist. Every active car is read anew instead.
             self._columns.clear()

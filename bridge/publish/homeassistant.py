@@ -49,7 +49,7 @@ from typing import Any
 
 from bridge import __version__
 from bridge.config import Settings
-from bridge.games.f1.enums import slug, table
+from bridge.state.enums import Names, Slugs, slug
 from bridge.jsontext import json_text
 from bridge.publish.catalog import CAR_FIELDS, CATALOG, FLAGS, Field, Ha
 from bridge.publish.engine import Message, PublishEngine
@@ -106,7 +106,7 @@ class GameEvent:
     key: str
     name: str
     icon: str
-    event_types: tuple[str, ...]
+    event_types: tuple[str, ...] | Slugs
     trigger_type: str | None = None  # device trigger type (one trigger per event type); None: no triggers
     device_class: str | None = None
 
@@ -116,8 +116,7 @@ GAME_EVENTS = (
     GameEvent("safety_car", "Safety car phase", "mdi:car-emergency",
               tuple(f"{k}_{p}" for k in SAFETY_CAR_KINDS for p in SAFETY_CAR_PHASES), "safety_car"),
     GameEvent("penalty", "Penalty", "mdi:gavel",
-              tuple(dict.fromkeys(slug("penaltyType", fmt, v) for fmt in (2023, 2024, 2025, 2026)
-                                  for v in table("penaltyType", fmt)))),
+              Slugs(Names("penaltyType"))),
     GameEvent("fastest_lap", "Fastest lap", "mdi:timer-star", ("fastest_lap",), "fastest_lap"),
     GameEvent("chequered_flag", "Chequered flag", "mdi:flag-checkered", ("chequered_flag",), "chequered_flag"),
     GameEvent("button", "Wheel button", "mdi:gesture-tap-button", tuple(name for _, name in _UDP_ACTION_BITS),
@@ -203,14 +202,15 @@ class HomeAssistant:
             "identifiers": [f"rigbridge_{self._rig}"],
             "name": f"rigbridge {self._rig}",
             "manufacturer": "rigbridge",
-            "model": "F1 telemetry bridge",
+            "model": view.game_model if view is not None else "telemetry bridge",
             "sw_version": __version__,
         }
         self._origin: dict[str, str] = {"name": "rigbridge", "sw_version": __version__}
         url = _support_url()
         if url:
             self._origin["support_url"] = url
-        # Entities of the player, session, lights and bridge: fixed for the run.
+        self._game = None if view is None else view.game
+        # Entities of the player, session, lights and bridge: fixed while one game runs.
         self._fixed: list[Entity] = [
             self._entity(f, f.ha, None) for f in CATALOG
             if f.scope != "car" and f.ha is not None and self._wanted(f, f.path)
@@ -256,6 +256,8 @@ class HomeAssistant:
     def _wanted(self, f: Field, relative: str) -> bool:
         if SCOPE_GROUPS.get(f.scope) not in self._groups:
             return False
+        if self._view is not None and not self._view.provides(f.path):
+            return False  # the running game does not send it
         if f.scope == "player" and self._cars_mode not in ("all", "player"):
             return False
         if f.scope == "car" and self._cars_mode != "all":
@@ -571,7 +573,24 @@ class HomeAssistant:
 
     # ------------------------------------------------------------------------------------------ Reader
 
+    def _game_changed(self) -> None:
+        """Another game runs: announce its entities and withdraw those of the fields it does not provide."""
+        view = self._view
+        self._game = view.game
+        self._device["model"] = view.game_model
+        fields = [f for f in CATALOG if f.scope != "car" and f.ha is not None]
+        self._fixed = [self._entity(f, f.ha, None) for f in fields if self._wanted(f, f.path)]
+        withdrawn = [self._entity(f, f.ha, None).config_topic for f in fields if not self._wanted(f, f.path)]
+        announced = {e.config_topic for e in self._fixed}
+        self._left_out = [t for t in dict.fromkeys([*self._left_out, *withdrawn]) if t not in announced]
+        self._rebuild()
+        for topic in withdrawn:
+            self._engine.offer_message(Message(topic, "", 1, True, "discovery"))
+        self.publish_discovery()
+
     def on_packet(self, changed: set[str]) -> None:
+        if "session.reset" in changed and self._view.game != self._game:
+            self._game_changed()
         if "active" in changed or "session.reset" in changed:
             self._sync_cars()
         if "session.reset" in changed:

@@ -1,4 +1,5 @@
-"""Shift lights: the game's own rev lights passed through, plus an LED frame for a configurable strip.
+"""Shift lights: the game's own rev lights passed through (or made from rpm for a game that sends none), plus an
+LED frame for a configurable strip.
 
 `Lights` is a reader: it looks at the player's car in the state view and at the lights settings, and answers
 what the `lights/*` topics carry. The LED frame lights the profile's colours from the left up to the rev
@@ -7,6 +8,7 @@ percentage, scaled by brightness; with the pit limiter on, the whole strip flash
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -46,6 +48,8 @@ class Lights:
         self._clock = clock
         self._colours = led_colours(settings)
         self._frames = [render_frame(self._colours, n) for n in range(settings.leds + 1)]
+        self._rev_start = settings.rev_start_pct / 100
+        self._rev_span = (settings.shift_pct - settings.rev_start_pct) / 100
 
     @property
     def _player(self) -> Any:
@@ -59,14 +63,26 @@ class Lights:
     @property
     def rev_pct(self) -> int | None:
         p = self._player
-        return None if p is None else p.rev_lights_pct
+        if p is None:
+            return None
+        pct = p.rev_lights_pct
+        return self._rev_pct_from_rpm(p) if pct is None else pct
+
+    def _rev_pct_from_rpm(self, p: Any) -> int | None:
+        """0 below the start point, 100 at the shift point, of the range from idle to maximum rpm."""
+        rpm, idle, top = p.rpm, p.idle_rpm, p.max_rpm
+        if rpm is None or idle is None or top is None or top <= idle or not math.isfinite(rpm):
+            return None
+        position = (rpm - idle) / (top - idle)
+        return max(0, min(100, round((position - self._rev_start) / self._rev_span * 100)))
 
     @property
     def shift(self) -> bool | None:
-        p = self._player
-        if p is None or p.rev_lights_pct is None:
+        pct = self.rev_pct
+        if pct is None:
             return None
-        return p.rev_lights_pct >= 100 or (p.rev_lights_bits & ALL_REV_BITS) == ALL_REV_BITS
+        bits = self._player.rev_lights_bits
+        return pct >= 100 or (bits is not None and bits & ALL_REV_BITS == ALL_REV_BITS)
 
     @property
     def drs(self) -> str | None:

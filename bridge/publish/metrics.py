@@ -49,12 +49,10 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from bridge.config import MetricsSettings
-from bridge.games.f1.codec import REASONS
-from bridge.ingest.stats import HANDLER_ERROR, KERNEL_OVERFLOW, NOT_ALLOWED, OTHER_SOURCE
+from bridge.ingest.stats import DECODE_REASONS, HANDLER_ERROR, KERNEL_OVERFLOW, NOT_ALLOWED, OTHER_SOURCE
 from bridge.ingest.udp import PortInUseError
 from bridge.publish.catalog import CATALOG, RATE_CLASSES, WHEELS, Field, by_path
 from bridge.publish.led_realtime import LedRealtime
-from bridge.state.schema import CAR_COLUMNS, CAR_SOURCES
 from bridge.state.session import STALE_REASONS
 from bridge.status import Histogram
 from bridge.supervise import supervise, supervise_thread
@@ -84,7 +82,7 @@ REQUEST_TIMEOUT_S = 10.0  # a client (or a TLS handshake) that stalls longer is 
 MAX_CARS = 24  # car slots in any format: the `car` label is 0..23
 PSI_TO_PASCALS = 6894.757293168
 
-DROP_REASONS = (*REASONS, NOT_ALLOWED, OTHER_SOURCE, KERNEL_OVERFLOW, HANDLER_ERROR)
+DROP_REASONS = (*DECODE_REASONS, NOT_ALLOWED, OTHER_SOURCE, KERNEL_OVERFLOW, HANDLER_ERROR)
 BROKER_STATES = ("starting", "connected", "reconnecting", "stopped")
 PUBLISH_CLASSES = (*RATE_CLASSES, "event", "status", "discovery", "clear")
 
@@ -101,11 +99,12 @@ class Gauge:
     read: Callable[[Any], Any]
     scale: float = 1.0
     source: str | None = None  # the per-car state value behind it (`Field.source`)
+    path: str = ""  # the catalogue field: exported only while the running game provides it
 
 
 def _catalogue_gauges(scopes: tuple[str, ...]) -> tuple[Gauge, ...]:
     return tuple(
-        Gauge(PREFIX + f.prom.name, f.prom.help, f.read, f.prom.scale, f.source)
+        Gauge(PREFIX + f.prom.name, f.prom.help, f.read, f.prom.scale, f.source, f.path)
         for f in CATALOG
         if f.prom is not None and f.scope in scopes
     )
@@ -242,13 +241,9 @@ class ColumnCache:
     def read(self, key: str, read: Callable[[Any], Any], source: str | None, view: Any, cars: tuple[int, ...]
              ) -> list[Any]:
         layout = column = None
-        spec = CAR_SOURCES.get(source) if source is not None else None
-        if spec is not None:
-            packet = view.latest.get(spec.packet_id)
-            if packet is not None:
-                column_of = CAR_COLUMNS.get(packet.layout, source)
-                if column_of is not None:
-                    layout, column = packet.layout, column_of(packet.values)
+        found = view.column(source) if source is not None else None
+        if found is not None:
+            layout, column = found
         if column is not None:
             hit = self._entries.get(key)
             if hit is not None and hit[0] is layout and hit[2] == cars and hit[1] == column:
@@ -294,11 +289,12 @@ def take_snapshot(bridge: Bridge, lag: Histogram, cache: ColumnCache | None = No
             snap.led_errors = dict(stats.errors)
             snap.led_latency = HistogramCopy.of(stats.latency)
     ctx = engine.context
-    snap.context = [g.read(ctx) for g in CONTEXT_GAUGES]
+    provides = view.provides
+    snap.context = [g.read(ctx) if provides(g.path) else None for g in CONTEXT_GAUGES]
     if view.session_uid:  # a session is known: telemetry is meaningful
         player = view.player
         if player is not None:
-            snap.player = [g.read(player) for g in PLAYER_GAUGES]
+            snap.player = [g.read(player) if provides(g.path) else None for g in PLAYER_GAUGES]
             snap.player_wheels = [getattr(player, attr) for _, _, attr, _ in WHEEL_GAUGES]
             last = player.last_completed
             snap.player_last_sectors_ms = None if last is None else tuple(last.sectors_ms)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bridge.publish.catalog import CATALOG, EVENT_TOPIC, Field
+from bridge.state.values import GAMES
 
 HEADER = """# MQTT topics
 
@@ -12,7 +13,8 @@ when this file and the catalogue differ. Every topic lives under `<base_topic>/<
 lowercase names. `player/...` is the player's car; `cars/<index>/...` every active car (index = the game's car
 slot, 0-21, or 0-23 in the 2026 format). Rate classes: `realtime` = every packet that changes it, `on_change` =
 as soon as it changes, `fast`/`normal`/`slow` = at most `publish.rates` Hz (defaults 10 / 2 / 0.2), always
-change-only and beyond the deadband.
+change-only and beyond the deadband. `games`: the games that provide the field (a field the running game does not
+provide is neither published, nor announced to Home Assistant, nor exported as a metric).
 
 Besides the table: `status` (`online`/`offline`, retained, QoS 1, the Last Will), `bridge/uptime_s` (QoS 1
 heartbeat) and `{event}` (one JSON message per game event, never retained, QoS 1). With Home Assistant
@@ -31,12 +33,13 @@ def _row(f: Field) -> list[str]:
         f"{f.deadband:g}" if f.deadband else "",
         "yes" if f.retain else "no",
         str(f.qos),
+        ", ".join(t.game for t in GAMES if t.provides(f.path)),
         f.description,
     ]
 
 
 def render(markdown: bool) -> str:
-    columns = ["topic", "unit", "payload", "rate", "deadband", "retain", "qos", "description"]
+    columns = ["topic", "unit", "payload", "rate", "deadband", "retain", "qos", "games", "description"]
     rows = [_row(f) for f in CATALOG]
     if markdown:
         lines = [HEADER.format(event=EVENT_TOPIC.replace("{code}", "<CODE>"))]

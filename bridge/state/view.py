@@ -14,7 +14,7 @@ from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
 
-from bridge.state.schema import add_game_properties
+from bridge.state import values
 
 
 def frozen(value: Any) -> Any:
@@ -77,7 +77,7 @@ _CAR_ATTRIBUTES = (
 )  # fmt: skip
 for _name in _CAR_ATTRIBUTES:
     setattr(CarView, _name, _forward(_name, lambda v: v[0].cars[v[1]]))
-add_game_properties(CarView, view=True, cars=True)
+values.attach(CarView, cars=True, view=True)
 
 
 class SessionView(tuple):
@@ -116,8 +116,24 @@ class SessionView(tuple):
         return tuple(CarView((state, i)) for i in state.active)
 
     @property
-    def latest(self) -> MappingProxyType:
-        return MappingProxyType(self[0].latest)
+    def game(self) -> str:
+        """The running game's key (`f1`, `forza`...), or "" before its first datagram."""
+        return self[0].tables.game
+
+    @property
+    def game_model(self) -> str:
+        """Home Assistant's device model for the running game."""
+        return self[0].tables.model
+
+    def provides(self, path: str) -> bool:
+        """Whether the running game provides the catalogue field at `path`."""
+        return self[0].tables.provides(path)
+
+    def column(self, name: str) -> tuple[Any, tuple] | None:
+        """(a token, every car slot's value of the per-car value `name`), read in one call from the game's
+        latest record; None when the game keeps no such column. Equal tokens and equal tuples: nothing moved."""
+        state = self[0]
+        return state.tables.column(state.latest, name)
 
     def __repr__(self) -> str:
         return f"SessionView(uid={self[0].session_uid})"
@@ -132,7 +148,7 @@ _SESSION_ATTRIBUTES = (
 )  # fmt: skip
 for _name in _SESSION_ATTRIBUTES:
     setattr(SessionView, _name, _forward(_name, lambda v: v[0]))
-add_game_properties(SessionView, view=True, cars=False)
+values.attach(SessionView, cars=False, view=True)
 
 
 def readonly(state: Any) -> SessionView:

@@ -117,3 +117,32 @@ def test_decoders_never_raise_on_the_other_games_datagrams(captures: Path) -> No
     for data in f1:
         result = FORZA.decode(data)
         assert not result and result.reason == "wrong_size"
+
+
+def test_every_live_game_has_a_writer_a_value_table_and_counted_drop_reasons() -> None:
+    import importlib
+
+    from bridge.games.registry import LIVE
+    from bridge.ingest.stats import DECODE_REASONS
+    from bridge.state.values import GAMES as TABLES
+
+    assert [game.key for game in LIVE] == ["f1", "forza"]
+    for game in LIVE:
+        assert game.process is not None and game.tables is not None and game.tables.game == game.key
+        assert game.tables.model == game.ha_model and game.tables in TABLES
+        reasons = importlib.import_module(f"bridge.games.{game.key}.codec").REASONS
+        assert set(reasons) <= set(DECODE_REASONS), game.key  # the metrics' reason labels stay bounded
+
+
+def test_state_publish_and_ingest_import_nothing_from_the_games() -> None:
+    import ast
+
+    root = Path(__file__).resolve().parents[2] / "bridge"
+    offenders = []
+    for package in ("state", "publish", "ingest"):
+        for path in sorted((root / package).glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                    [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+                offenders += [f"{package}/{path.name}: {n}" for n in names if n.startswith("bridge.games")]
+    assert offenders == []

@@ -8,10 +8,10 @@ import time
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-import bridge.app
 from bridge.app import Bridge
 from bridge.games.f1.codec import build, encode
 from bridge.games.f1.layouts import LAYOUTS
+from bridge.games.registry import F1
 from bridge.publish import metrics as M
 from tests.harness import settings_for
 from tests.metrics.conftest import feed, synthetic_frames
@@ -31,7 +31,8 @@ def test_exceptions_in_the_pipeline_are_exported_by_where_and_type(monkeypatch: 
     b = Bridge(settings_for(1883, rig=RIG))
     assert series(b, "rigbridge_errors_total") == {}  # nothing has gone wrong: no series at all
     calls = 0
-    process_packet = bridge.app.process_packet
+    b.start_game(F1)
+    process_packet = b.process
 
     def every_tenth_fails(state: object, packet: object) -> object:
         nonlocal calls
@@ -40,7 +41,7 @@ def test_exceptions_in_the_pipeline_are_exported_by_where_and_type(monkeypatch: 
             raise ArithmeticError("bad lap time")
         return process_packet(state, packet)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(bridge.app, "process_packet", every_tenth_fails)
+    monkeypatch.setattr(b, "process", every_tenth_fails)
     feed(b, synthetic_frames(1.0))
     b.faults.warn("udp", "other_source", "ignoring UDP telemetry from 10.0.0.9")
     b.faults.warn("udp", "other_source", "ignoring UDP telemetry from 10.0.0.9")
@@ -82,9 +83,10 @@ def test_a_datagram_the_handler_fails_on_before_decoding_is_a_handler_error_drop
 ) -> None:
     """received == decoded + dropped holds even when a stage fails: before decoding it is a drop, after it is not."""
     b = Bridge(settings_for(1883, rig=RIG))
-    decode = bridge.app.decode
+    b.start_game(F1)
+    decode = b.decode
     motion = LAYOUTS.get(2025, 0).size  # every Motion packet fails in the decode stage
-    monkeypatch.setattr(bridge.app, "decode", lambda data: decode(data) if len(data) != motion else 1 / 0)
+    monkeypatch.setattr(b, "decode", lambda data: decode(data) if len(data) != motion else 1 / 0)
     frames = synthetic_frames(1.0)
     feed(b, frames)
     dropped = series(b, "rigbridge_datagrams_dropped_total")[(("reason", "handler_error"),)]

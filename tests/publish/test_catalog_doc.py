@@ -9,6 +9,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
+import bridge.games.registry  # noqa: F401 - the games register the fields they provide (the doc's games column)
 from bridge.publish.catalog import CATALOG
 from bridge.publish.topics import MAX_SEGMENT, MAX_TOPIC, TopicError, checked, join, segment
 from bridge.publish.topics_doc import render

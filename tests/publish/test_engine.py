@@ -13,8 +13,9 @@ from bridge.games.f1.codec import build, build_event
 from bridge.publish.catalog import CATALOG
 from bridge.publish.engine import PublishEngine
 from bridge.publish.leds import Lights
-from bridge.state.schema import CAR_STATUS, CAR_TELEMETRY, LAP_DATA, PARTICIPANTS, SESSION
-from bridge.state.session import SessionState, process_packet
+from bridge.games.f1.values import CAR_STATUS, CAR_TELEMETRY, LAP_DATA, PARTICIPANTS, SESSION
+from bridge.games.f1.writer import process_packet
+from bridge.state.session import SessionState
 from bridge.state.view import readonly
 from bridge.status import BridgeStatus
 

@@ -22,7 +22,8 @@ from bridge.faults import Faults
 from bridge.games.f1.codec import build
 from bridge.publish.led_realtime import LedRealtime
 from bridge.publish.leds import Lights
-from bridge.state.session import SessionState, process_packet
+from bridge.games.f1.writer import process_packet
+from bridge.state.session import SessionState
 from bridge.state.view import readonly
 
 Pixel = tuple[int, int, int]

@@ -10,7 +10,8 @@ import pytest
 from bridge.config import LedSegment, default_settings
 from bridge.games.f1.codec import build, decode
 from bridge.publish.leds import Lights, led_colours, lit_count
-from bridge.state.session import SessionState, process_packet
+from bridge.games.f1.writer import process_packet
+from bridge.state.session import SessionState
 from bridge.state.view import readonly
 
 G, R, B, OFF = "00ff00", "ff0000", "0000ff", "000000"

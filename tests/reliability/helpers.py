@@ -22,7 +22,8 @@ from bridge.games.f1.codec import decode
 from bridge.publish.catalog import CATALOG, Field
 from bridge.publish.engine import Context
 from bridge.publish.leds import Lights
-from bridge.state.session import SessionState, process_packet
+from bridge.games.f1.writer import process_packet
+from bridge.state.session import SessionState
 from bridge.state.view import readonly
 from bridge.status import BridgeStatus
 from tests.broker import free_port

@@ -15,7 +15,7 @@ import pytest
 
 from bridge.games.f1.codec import build, build_event, encode
 from bridge.games.f1.synth import SynthConfig, SyntheticRace
-from bridge.state.schema import LAP_DATA, PARTICIPANTS
+from bridge.games.f1.values import LAP_DATA, PARTICIPANTS
 from tests.broker import Mosquitto, free_port
 from tests.harness import ProcessSubscriber, RigbridgeProcess
 from tests.reliability.helpers import (

@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-import bridge.app
 import bridge.publish.metrics
 from bridge.app import Bridge
 from bridge.config import WledSettings
@@ -265,8 +264,8 @@ def test_a_failed_metrics_snapshot_is_counted_and_the_next_scrape_has_the_figure
 @pytest.mark.parametrize(
     ("stage", "inject"),
     [
-        ("decode", lambda b, mp, once: mp.setattr(bridge.app, "decode", once(bridge.app.decode))),
-        ("writer", lambda b, mp, once: mp.setattr(bridge.app, "process_packet", once(bridge.app.process_packet))),
+        ("decode", lambda b, mp, once: mp.setattr(b, "decode", once(b.decode))),
+        ("writer", lambda b, mp, once: mp.setattr(b, "process", once(b.process))),
         ("engine", lambda b, mp, once: mp.setattr(b.engine, "on_packet", once(b.engine.on_packet))),
         ("reader.homeassistant",
          lambda b, mp, once: mp.setattr(b.readers[0], "on_packet", once(b.readers[0].on_packet))),

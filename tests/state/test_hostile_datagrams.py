@@ -25,7 +25,7 @@ from bridge.games.f1.layouts import EVENT_DETAILS_SIZE, EVENT_PACKET_ID, HEADER_
 from bridge.games.f1.synth import race
 from bridge.publish.engine import MAX_CACHED_VERDICTS, PublishEngine
 from bridge.publish.leds import Lights
-from bridge.state.schema import (
+from bridge.games.f1.values import (
     CAR_STATUS,
     CAR_TELEMETRY,
     EVENT,
@@ -34,7 +34,8 @@ from bridge.state.schema import (
     SESSION,
     SESSION_HISTORY,
 )
-from bridge.state.session import MAX_STINTS, STALE_WINDOW_FRAMES, SessionState, process_packet
+from bridge.games.f1.writer import STALE_WINDOW_FRAMES, process_packet
+from bridge.state.session import MAX_STINTS, SessionState
 from bridge.state.view import readonly
 from bridge.status import BridgeStatus
 

@@ -8,8 +8,9 @@ import pytest
 
 from bridge.games.f1.codec import decode
 from bridge.games.f1.synth import SynthConfig, SyntheticRace
-from bridge.state.schema import LAP_DATA
-from bridge.state.session import SessionState, process_packet
+from bridge.games.f1.values import LAP_DATA
+from bridge.games.f1.writer import process_packet
+from bridge.state.session import SessionState
 
 
 def lossy(datagrams: list[bytes], rng: random.Random, loss: float, reorder: float) -> list[bytes]:

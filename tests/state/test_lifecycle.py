@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from bridge.games.f1.codec import build, build_event, decode, encode
-from bridge.state.schema import CAR_STATUS, LAP_DATA, LAP_POSITIONS, PARTICIPANTS, SESSION_HISTORY
-from bridge.state.session import SessionState, process_packet
+from bridge.games.f1.values import CAR_STATUS, LAP_DATA, LAP_POSITIONS, PARTICIPANTS, SESSION_HISTORY
+from bridge.games.f1.writer import process_packet
+from bridge.state.session import SessionState
 
 UID = 0x1234_5678_9ABC
 

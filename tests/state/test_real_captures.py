@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from bridge.games.f1.codec import decode
-from bridge.state.session import SessionState, process_packet
+from bridge.games.f1.writer import process_packet
+from bridge.state.session import SessionState
 
 
 def feed(root: Path, *names: str) -> SessionState:

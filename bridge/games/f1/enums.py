@@ -7,9 +7,12 @@ new content), so `label()` answers "unknown(N)" and `slug()` answers "unknown_N"
 from __future__ import annotations
 
 import json
-import re
+import sys
 from functools import lru_cache
 from importlib import resources
+
+from bridge.state import enums as state_enums
+from bridge.state.enums import slugify
 
 _TABLES: dict[str, dict] = json.loads(
     resources.files("bridge.games.f1").joinpath("spec/enums.json").read_text(encoding="utf-8")
@@ -30,13 +33,6 @@ def label(enum: str, packet_format: int, value: int) -> str:
     return table(enum, packet_format).get(value, f"unknown({value})")
 
 
-_NON_WORD = re.compile(r"[^a-z0-9]+")
-
-
-def slugify(text: str) -> str:
-    return _NON_WORD.sub("_", text.lower()).strip("_")
-
-
 @lru_cache(maxsize=4096)
 def slug(enum: str, packet_format: int, value: int) -> str:
     """Lowercase payload name, e.g. `slug("visualTyreCompound", 2025, 16) == "soft"`."""
@@ -51,3 +47,15 @@ def flags(enum: str, packet_format: int, value: int) -> list[str]:
 
 def is_bits(enum: str) -> bool:
     return _TABLES[enum]["kind"] == "bits"
+
+
+FORMATS = (2023, 2024, 2025, 2026)
+
+
+@lru_cache(maxsize=256)
+def names(enum: str) -> tuple[str, ...]:
+    """Every readable name of an enumeration over every format, first seen first."""
+    return tuple(dict.fromkeys(name for fmt in FORMATS for name in table(enum, fmt).values()))
+
+
+state_enums.register(sys.modules[__name__], NAMES)  # type: ignore[arg-type]

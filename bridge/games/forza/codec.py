@@ -62,6 +62,11 @@ class Telemetry:
         return self.variant.key
 
     @property
+    def layout(self) -> Variant:
+        """The variant, under the name the session state reads records by (`record.layout`, `record.values`)."""
+        return self.variant
+
+    @property
     def racing(self) -> bool:
         return self.values[IS_RACE_ON] == 1
 

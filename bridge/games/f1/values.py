@@ -1,9 +1,7 @@
-"""Where each state value lives in the game's packets, as data, compiled per format into fast accessors.
+"""Where each of F1's state values lives in its packets, as data, compiled per format into fast accessors.
 
-State values that the game sends as-is (speed, position, tyre temperatures...) are not copied field by field
-into the state: the writer keeps the latest packet of each type, and these accessors read a value out of its
-flat tuple when a reader asks. That keeps the writer's cost per packet independent of the number of fields,
-and readers pay only for what they read, at the rate they read it.
+The state reads game values on demand from the latest packet of each type (`bridge/state/values.py`); this is
+F1's `ValueTable` for it: the packet id (the kind of record) and the accessors of every named value.
 
 A source names the packet id, the per-car array (or None for a top-level field), and the spec field. Fields
 renamed between formats list every name (`"sector1TimeMSPart|sector1TimeInMS"`: the first one the format
@@ -17,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.games.f1.layouts import PacketLayout
+from bridge.state.values import Accessor, Value, ValueTable, register
 
 MOTION, SESSION, LAP_DATA, EVENT, PARTICIPANTS, CAR_SETUPS, CAR_TELEMETRY, CAR_STATUS = range(8)
 FINAL_CLASSIFICATION, LOBBY_INFO, CAR_DAMAGE, SESSION_HISTORY, TYRE_SETS, MOTION_EX = range(8, 14)
@@ -211,9 +210,6 @@ HISTORY_SOURCES: dict[str, Source] = {
     "valid_flags": Source(SESSION_HISTORY, "lapHistoryData", "lapValidBitFlags"),
 }
 
-Accessor = Callable[[tuple, int], Any]  # (flat packet values, car index) -> value
-
-
 def _resolve(layout: PacketLayout, array: str | None, names: str) -> tuple[int, int, int] | None:
     """(start, stride, width) of the first of `names` the layout has, or None."""
     record = layout.record
@@ -315,7 +311,9 @@ class Columns:
     def get(self, layout: PacketLayout, name: str) -> Callable[[tuple], tuple] | None:
         key = (layout.format, layout.packet_id, name)
         if key not in self._compiled:
-            source = self.sources[name]
+            source = self.sources.get(name)
+            if source is None:
+                return None
             self._compiled[key] = _compile_column(layout, name, source) if source.packet_id == layout.packet_id else None
         return self._compiled[key]
 
@@ -323,39 +321,29 @@ class Columns:
 CAR_COLUMNS = Columns(CAR_SOURCES)
 
 
-def game_property(name: str, source: Source, accessors: Accessors, *, view: bool, player_only: bool = False) -> property:
-    """A property reading `name` from the latest packet of its kind, for a car (or the session: index 0).
-
-    `view=True` for the read-only views, which are tuples `(state, index)`; otherwise the object has `_state`
-    and `index` attributes (the writer's `CarState`) or is the state itself (`index` absent: session fields).
-    """
-    packet_id = source.packet_id
-
-    def get(self: Any) -> Any:
-        if view:
-            state, index = self
-        else:
-            state = getattr(self, "_state", self)
-            index = getattr(self, "index", 0)
-        if player_only and index != state.player_index:
-            return None  # the game sends these for the player's car only
-        packet = state.latest.get(packet_id)
-        if packet is None:
-            return None
-        accessor = accessors.for_layout(packet.layout).get(name)
-        return None if accessor is None else accessor(packet.values, 0 if player_only else index)
-
-    get.__name__ = name
-    return property(get)
+def _table() -> ValueTable:
+    car = {name: Value(source.packet_id, CAR) for name, source in CAR_SOURCES.items()}
+    car.update({name: Value(source.packet_id, PLAYER, player_only=True) for name, source in PLAYER_SOURCES.items()})
+    session = {name: Value(source.packet_id, SESSION_FIELDS) for name, source in SESSION_SOURCES.items()}
+    return ValueTable("f1", "F1 telemetry bridge", car, session, CAR_COLUMNS.get, FIELDS)
 
 
-def add_game_properties(cls: type, *, view: bool, cars: bool) -> None:
-    """Give `cls` one property per game value: car and player fields, or session fields."""
-    if cars:
-        for name, source in CAR_SOURCES.items():
-            setattr(cls, name, game_property(name, source, CAR, view=view))
-        for name, source in PLAYER_SOURCES.items():
-            setattr(cls, name, game_property(name, source, PLAYER, view=view, player_only=True))
-    else:
-        for name, source in SESSION_SOURCES.items():
-            setattr(cls, name, game_property(name, source, SESSION_FIELDS, view=view))
+# The catalogue fields F1 provides (every one the catalogue had when it was F1's alone).
+FIELDS = (
+    "game/format", "game/version", "cars/*", "lights/*", "player/tyres/*", "player/brakes/*", "player/damage/*", "player/last_lap/*",
+    *(f"session/{name}" for name in (
+        "track", "track_length_m", "type", "formula", "weather", "track_temp_c", "air_temp_c", "total_laps",
+        "time_left_s", "safety_car", "pit_speed_limit_kph", "paused", "network_game", "uid", "active_cars",
+        "best_lap_ms", "best_lap_driver", "red_flag", "start_lights", "chequered_flag")),
+    *(f"player/{name}" for name in (
+        "name", "team", "race_number", "nationality", "position", "grid_position", "lap", "lap_distance_m",
+        "sector", "current_lap_ms", "last_lap_ms", "best_lap_ms", "gap_ahead_ms", "gap_leader_ms", "pit_status",
+        "pit_stops", "pit_time_lost_ms", "penalties_s", "warnings", "lap_invalid", "result_status",
+        "tyre_compound", "tyre_visual", "tyre_age_laps", "tyre_wear_pct", "tyre_wear_rate_pct_per_lap",
+        "stint_laps", "speed_kph", "gear", "rpm", "throttle_pct", "brake_pct", "steer_pct", "clutch_pct", "drs",
+        "drs_allowed", "engine_temp_c", "max_rpm", "idle_rpm", "pit_limiter", "fuel_kg", "fuel_laps",
+        "ers_store_j", "ers_deployed_j", "ers_mode", "fuel_mix", "fia_flag", "g_lateral", "g_longitudinal")),
+)  # fmt: skip
+
+
+F1_VALUES = register(_table())
