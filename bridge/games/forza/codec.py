@@ -1,6 +1,6 @@
 """Decode and encode Forza "Data Out" datagrams with the compiled layouts.
 
-`decode()` never raises: it returns a `Telemetry`, or a `DecodeError` whose `reason` is one of `REASONS`.
+`decode()` never raises: it returns a `Telemetry`, or a `Dropped` whose `reason` is one of `REASONS`.
 The variant is chosen by the exact size; a valid datagram costs one `Struct.unpack_from` into a flat tuple.
 NaN or infinite floats are kept as sent (they are the game's values; JSON output writes them as null).
 """
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bridge.games.dropped import WRONG_SIZE, Dropped
 from bridge.games.forza.layouts import BY_KEY, BY_SIZE, SIZES, Variant
 
-WRONG_SIZE = "wrong_size"
 BAD_RACE_FLAG = "bad_race_flag"
 REASONS = (WRONG_SIZE, BAD_RACE_FLAG)
 
@@ -20,29 +20,6 @@ IS_RACE_ON = 0  # first value of every variant's tuple
 
 # IsRaceOn is a little-endian s32 that is 0 or 1: the first four bytes of every genuine datagram.
 _RACE_FLAGS = (b"\0\0\0\0", b"\1\0\0\0")
-
-
-class DecodeError:
-    """Why a datagram was dropped. Falsy, so `if not result:` reads as "did not decode"."""
-
-    __slots__ = ("reason", "size", "detail")
-
-    def __init__(self, reason: str, size: int, detail: str = "") -> None:
-        self.reason = reason
-        self.size = size
-        self.detail = detail
-
-    def __bool__(self) -> bool:
-        return False
-
-    def __repr__(self) -> str:
-        return f"DecodeError({self.reason!r}, size={self.size})"
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"game": GAME_KEY, "error": self.reason, "size": self.size}
-        if self.detail:
-            out["detail"] = self.detail
-        return out
 
 
 class Telemetry:
@@ -96,15 +73,15 @@ def matches(data: bytes | bytearray | memoryview) -> bool:
     return len(data) in BY_SIZE and bytes(data[:4]) in _RACE_FLAGS
 
 
-def decode(data: bytes | bytearray | memoryview) -> Telemetry | DecodeError:
+def decode(data: bytes | bytearray | memoryview) -> Telemetry | Dropped:
     """Validate and decode one datagram. Never raises."""
     size = len(data)
     variant = BY_SIZE.get(size)
     if variant is None:
-        return DecodeError(WRONG_SIZE, size, f"expected one of {', '.join(map(str, SIZES))} bytes")
+        return Dropped(GAME_KEY, WRONG_SIZE, size, f"expected one of {', '.join(map(str, SIZES))} bytes")
     values = variant.struct.unpack_from(data)
     if values[IS_RACE_ON] not in (0, 1):
-        return DecodeError(BAD_RACE_FLAG, size, f"IsRaceOn is {values[IS_RACE_ON]}, not 0 or 1")
+        return Dropped(GAME_KEY, BAD_RACE_FLAG, size, f"IsRaceOn is {values[IS_RACE_ON]}, not 0 or 1")
     return Telemetry(variant, values)
 
 

@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bridge.decode_cli import to_json
-from bridge.games.forza.codec import BAD_RACE_FLAG, WRONG_SIZE, DecodeError, Telemetry, build, decode, encode
+from bridge.games.dropped import Dropped
+from bridge.games.forza.codec import BAD_RACE_FLAG, WRONG_SIZE, Telemetry, build, decode, encode
 from bridge.games.forza.enums import NEUTRAL_GEAR, car_class, drivetrain, gear_name
 from bridge.games.forza.layouts import BY_KEY, SIZES, VARIANTS, Variant
 
@@ -154,7 +155,7 @@ def test_every_other_size_is_wrong_size() -> None:
         if size in SIZES:
             continue
         result = decode(rng.randbytes(size))
-        assert isinstance(result, DecodeError) and result.reason == WRONG_SIZE and result.size == size
+        assert isinstance(result, Dropped) and result.reason == WRONG_SIZE and result.size == size
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -167,7 +168,7 @@ def test_garbage_of_a_forza_size_is_rejected_by_its_race_flag(size: int) -> None
         if flag in (0, 1):
             assert result
         else:
-            assert isinstance(result, DecodeError) and result.reason == BAD_RACE_FLAG
+            assert isinstance(result, Dropped) and result.reason == BAD_RACE_FLAG
             assert str(flag) in result.to_dict()["detail"]
 
 
