@@ -277,7 +277,7 @@ def demo_main(
     err: TextIO = sys.stderr,
 ) -> int:
     """Run the demo; the view goes to `out`, a reason it cannot run to `err` in one line (exit 1, 2 for bad input)."""
-    from bridge.cli import duration_problem
+    from bridge.limits import duration_problem
     from bridge.config import ConfigError
     from bridge.publish.mqtt import FatalMqttError
 

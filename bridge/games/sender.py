@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TextIO
 
-from bridge.cli import duration_problem, speed_problem
+from bridge.limits import duration_problem, speed_problem
 from bridge.ingest.forward import format_hostport, resolve_target
 from bridge.ingest.record import parse_target
 

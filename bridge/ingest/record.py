@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from bridge.cli import duration_problem, speed_problem
+from bridge.limits import duration_problem, speed_problem
 from bridge.config import UdpSettings, _parse_hostport, default_settings
 from bridge.ingest.capture import CaptureError, CaptureReader, CaptureRecord, CaptureWriter, is_capture
 from bridge.ingest.forward import format_hostport, resolve_target
