@@ -37,6 +37,7 @@ from bridge.publish.leds import Lights
 from bridge.publish.metrics import MetricsExporter
 from bridge.publish.mqtt import MqttLink
 from bridge.publish.readers import build_readers, reader_stage
+from bridge.state.changes import BRIDGE, GAME, Changes
 from bridge.state.session import SessionState
 from bridge.state.view import readonly
 from bridge.status import BridgeStatus
@@ -85,7 +86,7 @@ class Bridge:
         # (one game at a time). Until then a datagram no game claims is refused with the first game's reason.
         self.game: Game | None = None
         self.decode: Callable[[bytes], Any] = self._first_datagram  # the running game's decoder
-        self.process: Callable[[SessionState, Any], set[str]] = LIVE[0].process  # type: ignore[assignment]
+        self.process: Callable[[SessionState, Any], Changes] = LIVE[0].process  # type: ignore[assignment]
         if chosen is not None:
             self.start_game(chosen)
 
@@ -182,7 +183,7 @@ class Bridge:
                 if receiving != self.status.receiving:
                     log.info("game telemetry %s", "arriving" if receiving else f"silent for {timeout:g} s")
                 self.status.receiving = receiving
-                self.engine.mark("game")
+                self.engine.mark(GAME)
                 self.link.wake()
                 announced = receiving
             await asyncio.sleep(WATCHDOG_INTERVAL_S)
@@ -201,7 +202,7 @@ class Bridge:
             self.status.dropped_total = self.ingest.dropped_total
             self.status.pending = self.engine.pending_size()
             last_received, last_published = received, published
-            self.engine.mark("bridge")
+            self.engine.mark(BRIDGE)
             now = time.monotonic()
             if now - last_summary >= SUMMARY_INTERVAL_S:
                 last_summary = now

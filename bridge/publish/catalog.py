@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from bridge.state import changes as groups
 from bridge.state.enums import Names, slug
 
 RATE_CLASSES = ("realtime", "on_change", "fast", "normal", "slow")
@@ -223,7 +224,7 @@ _SECTOR_COLOURS = plain_labels("purple", "green", "yellow")
 PSI_TO_KPA = 6.894757293168  # 1 psi in kPa
 
 TEL, LAP, STATUS, DAMAGE, PART, MOTION = (
-    "cars.telemetry", "cars.lap", "cars.status", "cars.damage", "participants", "cars.motion",
+    groups.CAR_TELEMETRY, groups.CAR_LAP, groups.CAR_STATUS, groups.CAR_DAMAGE, groups.PARTICIPANTS, groups.CAR_MOTION,
 )
 
 CAR_FIELDS: list[CarField] = [
@@ -258,18 +259,18 @@ CAR_FIELDS: list[CarField] = [
     CarField("last_lap_ms", "last_lap_ms", LAP, "int", "ms", convert=_nonzero, player_rate="on_change",
              car_rate="on_change", ha=_DURATION_MS, prom=Prom("last_lap_seconds", "last lap time", 0.001),
              description="last lap time"),
-    CarField("best_lap_ms", "best_lap_ms", "laps", "int", "ms", player_rate="on_change",
+    CarField("best_lap_ms", "best_lap_ms", groups.LAPS, "int", "ms", player_rate="on_change",
              car_rate="on_change", ha=_DURATION_MS, prom=Prom("best_lap_seconds", "personal best lap time", 0.001),
              description="personal best valid lap"),
     *[
-        CarField(f"last_lap/sector{s + 1}_ms", None, "laps", "int", "ms",
+        CarField(f"last_lap/sector{s + 1}_ms", None, groups.LAPS, "int", "ms",
                  read=_last_lap(lambda lap, s=s: lap.sectors_ms[s] or None), player_rate="on_change", car_rate=None,
                  ha=replace(_DURATION_MS, name=f"Last lap sector {s + 1}"),
                  description=f"sector {s + 1} of the last completed lap")
         for s in range(3)
     ],
     *[
-        CarField(f"last_lap/sector{s + 1}_colour", None, "laps", "text",
+        CarField(f"last_lap/sector{s + 1}_colour", None, groups.LAPS, "text",
                  read=_last_lap(lambda lap, s=s: lap.sector_colours[s] or None), player_rate="on_change", car_rate=None,
                  ha=replace(_ENUM, name=f"Last lap sector {s + 1} colour", icon="mdi:palette", labels=_SECTOR_COLOURS),
                  description=f"sector {s + 1} of the last lap: purple (overall best), green (personal), yellow")
@@ -289,7 +290,7 @@ CAR_FIELDS: list[CarField] = [
     CarField("pit_stops", "pit_stops", LAP, "int", player_rate="on_change", car_rate="on_change",
              ha=replace(_COUNT, icon="mdi:car-wrench"), prom=Prom("pit_stops", "pit stops made"),
              description="pit stops made"),
-    CarField("pit_time_lost_ms", "pit_time_lost_ms", "pit", "int", "ms", player_rate="on_change",
+    CarField("pit_time_lost_ms", "pit_time_lost_ms", groups.PIT, "int", "ms", player_rate="on_change",
              car_rate="on_change", ha=replace(_DURATION_MS, name="Time lost in the pits"),
              description="time spent in the pit lane this race"),
     CarField("penalties_s", "penalties_s", LAP, "int", "s", player_rate="on_change", car_rate="on_change",
@@ -315,7 +316,7 @@ CAR_FIELDS: list[CarField] = [
              description="laps on the current tyres"),
     CarField("tyre_wear_pct", "tyre_wear_pct", DAMAGE, "float", "%", 1, convert=_avg, player_rate="normal",
              car_rate="slow", deadband=0.2, ha=replace(_PCT, icon="mdi:tire"), description="average wear of the four tyres"),
-    CarField("tyre_wear_rate_pct_per_lap", "wear_rate_pct_per_lap", "laps", "float", "%", 2,
+    CarField("tyre_wear_rate_pct_per_lap", "wear_rate_pct_per_lap", groups.LAPS, "float", "%", 2,
              player_rate="on_change", car_rate=None, ha=replace(_PCT, name="Tyre wear per lap", icon="mdi:tire"),
              description="average tyre wear over the last lap"),
     CarField("stint_laps", "stint_laps", LAP, "int", "laps", player_rate="on_change", car_rate=None,
@@ -457,59 +458,59 @@ def _best_lap_car(ctx: Any) -> str | None:
 
 
 SESSION_FIELDS: list[Field] = [
-    Field("session/track", "session", _session_enum("trackId", "track_id"), "session", "enum", rate="on_change",
+    Field("session/track", "session", _session_enum("trackId", "track_id"), groups.SESSION, "enum", rate="on_change",
           ha=replace(_ENUM, icon="mdi:go-kart-track", labels=game_labels("trackId")), description="track"),
-    Field("session/track_length_m", "session", _session("track_length_m"), "session", "int", "m", rate="on_change",
+    Field("session/track_length_m", "session", _session("track_length_m"), groups.SESSION, "int", "m", rate="on_change",
           description="track length"),
-    Field("session/type", "session", _session_enum("sessionType", "session_type_id"), "session", "enum",
+    Field("session/type", "session", _session_enum("sessionType", "session_type_id"), groups.SESSION, "enum",
           rate="on_change", ha=replace(_ENUM, name="Session type", icon="mdi:flag-checkered",
                                        labels=game_labels("sessionType")),
           description="practice, qualifying, race, time trial..."),
-    Field("session/formula", "session", _session_enum("formula", "formula_id"), "session", "enum", rate="on_change",
+    Field("session/formula", "session", _session_enum("formula", "formula_id"), groups.SESSION, "enum", rate="on_change",
           description="car class"),
-    Field("session/weather", "session", _session_enum("weather", "weather_id"), "session", "enum", rate="on_change",
+    Field("session/weather", "session", _session_enum("weather", "weather_id"), groups.SESSION, "enum", rate="on_change",
           ha=replace(_ENUM, icon="mdi:weather-partly-cloudy", labels=game_labels("weather")), description="weather now"),
-    Field("session/track_temp_c", "session", _session("track_temp_c"), "session", "int", "°C", rate="on_change",
+    Field("session/track_temp_c", "session", _session("track_temp_c"), groups.SESSION, "int", "°C", rate="on_change",
           ha=Ha(device_class="temperature", unit="°C", icon="mdi:thermometer"),
           prom=Prom("session_track_temperature_celsius", "track temperature"),
           description="track temperature"),
-    Field("session/air_temp_c", "session", _session("air_temp_c"), "session", "int", "°C", rate="on_change",
+    Field("session/air_temp_c", "session", _session("air_temp_c"), groups.SESSION, "int", "°C", rate="on_change",
           ha=Ha(device_class="temperature", unit="°C", icon="mdi:thermometer"),
           prom=Prom("session_air_temperature_celsius", "air temperature"),
           description="air temperature"),
-    Field("session/total_laps", "session", _session("total_laps"), "session", "int", "laps", rate="on_change",
+    Field("session/total_laps", "session", _session("total_laps"), groups.SESSION, "int", "laps", rate="on_change",
           ha=replace(_COUNT, name="Race laps", icon="mdi:flag-checkered"), prom=Prom("session_total_laps", "laps in the race"), description="laps in the race"),
-    Field("session/time_left_s", "session", _session("time_left_s"), "session", "int", "s", rate="normal",
+    Field("session/time_left_s", "session", _session("time_left_s"), groups.SESSION, "int", "s", rate="normal",
           ha=Ha(device_class="duration", unit="s", enabled=False, name="Session time left", icon="mdi:timer-sand"),
           prom=Prom("session_time_left_seconds", "time left in the session"), description="time left"),
-    Field("session/safety_car", "session", _session_enum("safetyCarStatus", "safety_car_id"), "session", "enum",
+    Field("session/safety_car", "session", _session_enum("safetyCarStatus", "safety_car_id"), groups.SESSION, "enum",
           rate="on_change", ha=replace(_ENUM, icon="mdi:car-emergency", labels=game_labels("safetyCarStatus")),
           description="safety car status"),
-    Field("session/pit_speed_limit_kph", "session", _session("pit_speed_limit_kph"), "session", "int", "km/h",
+    Field("session/pit_speed_limit_kph", "session", _session("pit_speed_limit_kph"), groups.SESSION, "int", "km/h",
           rate="on_change", description="pit lane speed limit"),
-    Field("session/paused", "session", _session("paused"), "session", "bool", rate="on_change",
+    Field("session/paused", "session", _session("paused"), groups.SESSION, "bool", rate="on_change",
           ha=replace(_BOOL, name="Network game paused", icon="mdi:pause-circle"),
           description="network game paused"),
-    Field("session/network_game", "session", _session("network_game"), "session", "bool", rate="on_change",
+    Field("session/network_game", "session", _session("network_game"), groups.SESSION, "bool", rate="on_change",
           description="online session"),
     Field("session/uid", "session", lambda ctx: str(ctx.state.session_uid) if ctx.state.session_uid else None,
-          "session.reset", "text", rate="on_change", description="the game's session id"),
-    Field("session/active_cars", "session", lambda ctx: len(ctx.state.active), "active", "int", rate="on_change",
+          groups.RESET, "text", rate="on_change", description="the game's session id"),
+    Field("session/active_cars", "session", lambda ctx: len(ctx.state.active), groups.ACTIVE, "int", rate="on_change",
           ha=replace(_COUNT, name="Cars", icon="mdi:car-multiple"), prom=Prom("session_active_cars", "cars in the session"), description="cars in the session"),
-    Field("session/best_lap_ms", "session", _opt(lambda ctx: ctx.state.best_lap[0]), "bests", "int", "ms",
+    Field("session/best_lap_ms", "session", _opt(lambda ctx: ctx.state.best_lap[0]), groups.BESTS, "int", "ms",
           rate="on_change", ha=replace(_DURATION_MS, name="Session best lap", icon="mdi:timer-star"),
           description="overall best valid lap"),
-    Field("session/best_lap_driver", "session", _best_lap_car, "bests", "text", rate="on_change",
+    Field("session/best_lap_driver", "session", _best_lap_car, groups.BESTS, "text", rate="on_change",
           ha=replace(_TEXT, name="Session best lap driver", icon="mdi:account-star"),
           description="who set the overall best lap"),
-    Field("session/racing", "session", _session("racing"), "session", "bool", rate="on_change",
+    Field("session/racing", "session", _session("racing"), groups.SESSION, "bool", rate="on_change",
           ha=replace(_BOOL, name="Racing", icon="mdi:flag-checkered"), description="racing (false: in the menus)"),
-    Field("session/red_flag", "session", _session("red_flag"), "events", "bool", rate="on_change",
+    Field("session/red_flag", "session", _session("red_flag"), groups.EVENTS, "bool", rate="on_change",
           ha=replace(_BOOL, icon="mdi:flag"),
           description="red flag shown"),
-    Field("session/start_lights", "session", _session("start_lights"), "events", "int", rate="on_change",
+    Field("session/start_lights", "session", _session("start_lights"), groups.EVENTS, "int", rate="on_change",
           description="start lights lit (0 after lights out)"),
-    Field("session/chequered_flag", "session", _session("chequered_flag"), "events", "bool", rate="on_change",
+    Field("session/chequered_flag", "session", _session("chequered_flag"), groups.EVENTS, "bool", rate="on_change",
           description="chequered flag shown"),
 ]
 
@@ -521,29 +522,29 @@ def _bridge(attr: str) -> Callable[[Any], Any]:
 _DIAG = Ha(diagnostic=True, icon="mdi:swap-horizontal")
 
 STATUS_FIELDS: list[Field] = [
-    Field("game/receiving", "game", _bridge("receiving"), "game", "bool", rate="on_change", qos=1,
+    Field("game/receiving", "game", _bridge("receiving"), groups.GAME, "bool", rate="on_change", qos=1,
           ha=Ha(component="binary_sensor", device_class="connectivity", state_class=None, diagnostic=True,
                 name="Game telemetry", icon="mdi:access-point-network"),
           description="telemetry is arriving from the game"),
-    Field("game/source", "game", _bridge("source"), "game", "text", rate="on_change",
+    Field("game/source", "game", _bridge("source"), groups.GAME, "text", rate="on_change",
           ha=Ha(state_class=None, diagnostic=True, name="Game address", icon="mdi:ip-network"),
           description="address the telemetry comes from"),
     Field("game/format", "game", lambda ctx: ctx.state.packet_format if ctx.state.session_uid else None,
-          "session.reset", "int", rate="on_change",
+          groups.RESET, "int", rate="on_change",
           ha=Ha(state_class=None, diagnostic=True, name="Game UDP format", icon="mdi:numeric"),
           description="UDP format (2023, 2024, 2025, 2026)"),
-    Field("game/name", "game", lambda ctx: ctx.state.game if ctx.state.packets_applied else None, "session.reset",
+    Field("game/name", "game", lambda ctx: ctx.state.game if ctx.state.packets_applied else None, groups.RESET,
           "text", rate="on_change", description="the running game: f1, forza..."),
-    Field("game/version", "game", lambda ctx: ctx.state.game_version or None, "session.reset", "text",
+    Field("game/version", "game", lambda ctx: ctx.state.game_version or None, groups.RESET, "text",
           rate="on_change", description="game version"),
-    Field("bridge/packets_per_s", "bridge", _bridge("packets_per_s"), "bridge", "float", "1/s", 1, rate="slow",
+    Field("bridge/packets_per_s", "bridge", _bridge("packets_per_s"), groups.BRIDGE, "float", "1/s", 1, rate="slow",
           ha=_DIAG, description="datagrams received per second"),
-    Field("bridge/messages_per_s", "bridge", _bridge("messages_per_s"), "bridge", "float", "1/s", 1, rate="slow",
+    Field("bridge/messages_per_s", "bridge", _bridge("messages_per_s"), groups.BRIDGE, "float", "1/s", 1, rate="slow",
           ha=_DIAG, description="MQTT messages published per second"),
-    Field("bridge/dropped", "bridge", _bridge("dropped_total"), "bridge", "int", rate="slow",
+    Field("bridge/dropped", "bridge", _bridge("dropped_total"), groups.BRIDGE, "int", rate="slow",
           ha=Ha(state_class="total_increasing", diagnostic=True, name="Datagrams dropped", icon="mdi:delete-alert"),
           description="datagrams dropped since start"),
-    Field("bridge/version", "bridge", _bridge("version"), "bridge", "text", rate="on_change",
+    Field("bridge/version", "bridge", _bridge("version"), groups.BRIDGE, "text", rate="on_change",
           ha=Ha(state_class=None, diagnostic=True, name="Bridge version", icon="mdi:information-outline"),
           description="rigbridge version"),
 ]
@@ -586,14 +587,3 @@ EVENT_TOPIC = "event/{code}"  # JSON, never retained, QoS 1: one message per eve
 def by_path() -> dict[str, Field]:
     return {f.path: f for f in CATALOG}
 
-
-def _check() -> None:
-    seen: set[str] = set()
-    for f in CATALOG:
-        assert f.rate in RATE_CLASSES, f.path
-        assert f.path not in seen, f"duplicate topic {f.path}"
-        assert not (f.retain and f.rate == "realtime"), f"realtime topic {f.path} must not be retained"
-        seen.add(f.path)
-
-
-_check()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -24,6 +23,7 @@ from bridge.config import Settings
 from bridge.jsontext import json_text
 from bridge.publish.catalog import CATALOG, EVENT_TOPIC, Field
 from bridge.publish.topics import join, segment
+from bridge.state.changes import ACTIVE, EVENTS, RESET, Changes
 
 IMMEDIATE = ("realtime",)  # read right after the packet that changed them
 # Read when their turn comes. `on_change` fields (positions, laps, tyres...) are discrete: they are checked at the
@@ -33,7 +33,6 @@ MAX_EVENTS_QUEUED = 256
 # include/exclude verdicts kept. The catalogue's topics number well under a thousand (24 cars at most), but event
 # topics carry the game's 4-letter code, and any datagram may name a new one: the cache starts over when full.
 MAX_CACHED_VERDICTS = 4096
-_CAR_GROUP = re.compile(r"cars\[(\d+)\]\.(\w+)")
 
 
 @dataclass(slots=True)
@@ -124,7 +123,7 @@ class PublishEngine:
         self._by_group: dict[tuple[str, str], list[_Bound]] = {}
         for b in self._fields:
             self._by_group.setdefault((b.field.rate, b.field.group), []).append(b)
-        self._plans: dict[str, tuple[int | None, str, list[_Bound], tuple[str, ...]]] = {}  # group -> _plan()
+        self._plans: dict[str, tuple[list[_Bound], tuple[str, ...]]] = {}  # group -> _plan()
 
     def _bind(self, f: Field) -> _Bound:
         deadband = f.deadband
@@ -226,9 +225,11 @@ class PublishEngine:
             return ()
         return [i for i in active if column[i] != previous[i]]
 
-    def on_packet(self, changed: set[str]) -> None:
+    def on_packet(self, changed: Changes) -> None:
         """Called after the writer processed a packet: read what must go out now, remember the rest."""
-        if "session.reset" in changed:
+        groups = changed.groups
+        reset = RESET in groups
+        if reset:
             if self._state.game != self._game:
                 self._bind_fields()  # another game: its own fields
             # A new session may have another slot count (22 <-> 24 when the format changes): per-car work queued
@@ -237,43 +238,44 @@ class PublishEngine:
             for dirty in self._dirty_cars.values():
                 dirty.clear()
             self._update_cars(renew=True)
-        elif "active" in changed:
+        elif ACTIVE in groups:
             self._update_cars()
-        if "session.reset" in changed:
+        if reset:
             self._player_index = self._state.player_index
             self._read([b for b in self._fields if b.field.scope != "car"])  # a new session: everything anew
         elif self._state.player_index != self._player_index:
             self._player_index = self._state.player_index  # a new player car (or none): offer all of it
             self._read([b for b in self._fields if b.field.scope == "player"])
         plans = self._plans
-        for group in changed:
+        for group in groups:
             plan = plans.get(group)
             if plan is None:
                 plan = plans[group] = self._plan(group)
-            car, name, immediate, timed = plan
-            if car is None:
-                if immediate:
-                    self._read(immediate)
-                for rate in timed:
-                    self._dirty[rate].add(group)
-            else:
-                if immediate:
-                    self._read(immediate, (car,))
-                for rate in timed:
-                    self._dirty_cars[rate].add((car, name))
-        if "events" in changed:
+            immediate, timed = plan
+            if immediate:
+                self._read(immediate)
+            for rate in timed:
+                self._dirty[rate].add(group)
+        for group, cars in changed.cars.items():
+            plan = plans.get(group)
+            if plan is None:
+                plan = plans[group] = self._plan(group)
+            immediate, timed = plan
+            if immediate:
+                self._read(immediate, cars)
+            for rate in timed:
+                self._dirty_cars[rate].update((car, group) for car in cars)
+        if EVENTS in groups:
             self._take_events()
 
-    def _plan(self, group: str) -> tuple[int | None, str, list[_Bound], tuple[str, ...]]:
-        """What a change of `group` means: (car or None, group name, fields to read now, rate classes to mark)."""
-        m = _CAR_GROUP.fullmatch(group)
-        car, name = (int(m.group(1)), m.group(2)) if m is not None else (None, group)
-        immediate = [b for rate in IMMEDIATE for b in self._by_group.get((rate, name), ())]
-        return car, name, immediate, tuple(rate for rate in TIMED if (rate, name) in self._by_group)
+    def _plan(self, group: str) -> tuple[list[_Bound], tuple[str, ...]]:
+        """What a change of `group` means: (fields to read now, rate classes to mark)."""
+        immediate = [b for rate in IMMEDIATE for b in self._by_group.get((rate, group), ())]
+        return immediate, tuple(rate for rate in TIMED if (rate, group) in self._by_group)
 
     def mark(self, group: str) -> None:
         """Something outside the session state changed (bridge status, receiving flag)."""
-        self.on_packet({group})
+        self.on_packet(Changes.of(group))
 
     def tick(self) -> None:
         """Read the fields of every rate class that is due, for the groups that changed since its last turn."""

@@ -54,6 +54,7 @@ from bridge.jsontext import json_text
 from bridge.publish.catalog import CAR_FIELDS, CATALOG, FLAGS, Field, Ha
 from bridge.publish.engine import Message, PublishEngine
 from bridge.publish.topics import checked, segment
+from bridge.state.changes import ACTIVE, EVENTS, RESET, Changes
 from bridge.state.session import seconds_to_ms
 
 # The configured group each catalogue scope belongs to.
@@ -69,7 +70,6 @@ REPUBLISH_DELAY_S = (0.5, 1.5)
 # ... or at the latest this long after the first `online` of a burst that does not stop.
 REPUBLISH_MAX_WAIT_S = 10.0
 BIRTH = b"online"  # Home Assistant's birth payload; compared as bytes: a large payload is never decoded
-_CAR_GROUP = re.compile(r"cars\[\d+\]\.(\w+)")
 _ENTITY_ID_UNSAFE = re.compile(r"[^a-z0-9_]+")
 _UNIT_SUFFIXES = {"c", "ms", "kph", "pct", "psi", "kpa", "kg", "j", "s", "m", "laps"}
 _WORDS = {"temp": "temperature", "tyres": "tyre", "brakes": "brake"}
@@ -216,7 +216,7 @@ class HomeAssistant:
             if f.scope != "car" and f.ha is not None and self._wanted(f, f.path)
         ]
         # Event entities and device triggers (group `events`), fixed for the run.
-        self._events_on = "events" in self._groups
+        self._events_on = "events" in self._groups  # the configured Home Assistant group, not a change group
         self._event_topics = {e.key: checked(f"{self._root}/ha/event/{e.key}") for e in GAME_EVENTS}
         self._event_types = {e.key: frozenset(e.event_types) for e in GAME_EVENTS}
         self._event_configs = self._game_event_configs()
@@ -588,23 +588,20 @@ class HomeAssistant:
             self._engine.offer_message(Message(topic, "", 1, True, "discovery"))
         self.publish_discovery()
 
-    def on_packet(self, changed: set[str]) -> None:
-        if "session.reset" in changed and self._view.game != self._game:
+    def on_packet(self, changed: Changes) -> None:
+        groups = changed.groups
+        reset = RESET in groups
+        if reset and self._view.game != self._game:
             self._game_changed()
-        if "active" in changed or "session.reset" in changed:
+        if reset or ACTIVE in groups:
             self._sync_cars()
-        if "session.reset" in changed:
+        if reset:
             self._everything = True
-        if "events" in changed and self._events_on:
+        if EVENTS in groups and self._events_on:
             self._take_events()
         dirty = self._dirty
-        for group in changed:
-            if group.startswith("cars["):
-                m = _CAR_GROUP.fullmatch(group)
-                if m is not None:
-                    dirty.add(m.group(1))
-            else:
-                dirty.add(group)
+        dirty.update(groups)
+        dirty.update(changed.cars)  # a per-car group marks its fields of the player too: read at the next turn
 
     def on_connect(self) -> None:
         """After every (re)connect: the broker may have lost everything, so all configs and states again."""

@@ -41,6 +41,7 @@ from bridge.ingest.forward import RETRY_S, resolve_target
 from bridge.ingest.targets import self_loop_problems
 from bridge.publish.ddp import ddp_frame
 from bridge.publish.wled_udp import dnrgb, drgb, warls
+from bridge.state.changes import CAR_STATUS, CAR_TELEMETRY, EVENTS, RESET, SESSION, Changes
 from bridge.status import Histogram
 from bridge.supervise import supervise
 
@@ -48,7 +49,7 @@ __all__ = ["FLAG_COLOURS", "FRAME_GROUPS", "LedRealtime", "LedStats", "device_na
 
 # The state groups after which the frame or the flag can differ (telemetry: revs; status: limiter, FIA flag;
 # session: safety car; events: red flag).
-FRAME_GROUPS = frozenset({"cars.telemetry", "cars.status", "session", "session.reset", "events"})
+FRAME_GROUPS = frozenset({CAR_TELEMETRY, CAR_STATUS, SESSION, RESET, EVENTS})
 FLAG_COLOURS = {
     "yellow": (255, 255, 0),
     "blue": (0, 0, 255),
@@ -235,9 +236,9 @@ class LedRealtime:
 
     # ------------------------------------------------------------------------------------------ the datagram path
 
-    def on_packet(self, changed: set[str]) -> None:
+    def on_packet(self, changed: Changes) -> None:
         self._last_packet_ns = self._origin_ns()
-        if FRAME_GROUPS.isdisjoint(changed):
+        if FRAME_GROUPS.isdisjoint(changed.groups):
             return
         lights = self._lights
         frame = lights.leds or self._dark

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 from bridge.publish.homeassistant import HomeAssistant
 from bridge.publish.led_realtime import LedRealtime
 from bridge.publish.wled import Wled
+from bridge.state.changes import Changes
 
 if TYPE_CHECKING:
     from bridge.app import Bridge
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 class Reader(Protocol):
     subscriptions: tuple[str, ...]
 
-    def on_packet(self, changed: set[str]) -> None: ...
+    def on_packet(self, changed: Changes) -> None: ...
 
     def on_connect(self) -> None: ...
 

@@ -19,8 +19,9 @@ from typing import Any
 
 from bridge.publish.engine import Message, PublishEngine
 from bridge.publish.topics import checked
+from bridge.state.changes import CAR_STATUS, CAR_TELEMETRY, Changes
 
-FRAME_GROUPS = frozenset({"cars.telemetry", "cars.status"})
+FRAME_GROUPS = frozenset({CAR_TELEMETRY, CAR_STATUS})
 
 
 def wled_state(frame: str) -> str:
@@ -48,8 +49,8 @@ class Wled:
         for topic in self.topics:
             self._engine.offer_message(Message(topic, payload, 0, False, "realtime"))
 
-    def on_packet(self, changed: set[str]) -> None:
-        if FRAME_GROUPS.isdisjoint(changed):
+    def on_packet(self, changed: Changes) -> None:
+        if FRAME_GROUPS.isdisjoint(changed.groups):
             return
         frame = self._lights.leds
         if frame is None or frame == self._frame:

@@ -6,8 +6,9 @@ for what the game does not send: completed laps with sector colours, overall and
 pit time lost, tyre wear per lap, events. Values the game sends as-is are read through the latest record of each
 kind (see `values.py`).
 
-After each datagram, `state.changed` holds the field groups it changed (`cars.telemetry`, `cars[3].laps`,
-`session`, `events`...), so readers do work proportional to what changed.
+After each datagram, `state.changed` (a `changes.Changes`) holds the groups it changed: session-wide ones
+(`CAR_TELEMETRY`, `SESSION`, `EVENTS`...) and per-car ones (`LAPS` of car 3), so readers do work proportional to
+what changed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from types import MappingProxyType
 from collections.abc import Mapping
 from typing import Any
 
+from bridge.state import changes as groups
 from bridge.state import values
+from bridge.state.changes import Changes
 from bridge.state.values import NO_VALUES, ValueTable
 
 NO_CAR = 255
@@ -141,7 +144,7 @@ class SessionState:
         self.packets_applied = 0
         self.stale_dropped: Counter[str] = Counter()  # stale packets dropped, by reason (STALE_REASONS)
         self.sessions_seen = 0
-        self.changed: set[str] = set()
+        self.changed = Changes()  # cleared by the writer per datagram, never replaced
         process_reset(self, 0, 0, 0, tables)
 
     @property
@@ -207,7 +210,7 @@ def process_reset(state: SessionState, session_uid: int, packet_format: int, slo
     state.classification: Any = None
     state.lobby: Any = None
     state.time_trial: Any = None
-    state.changed.add("session.reset")
+    state.changed.add(groups.RESET)
     if session_uid:
         state.sessions_seen += 1
 
@@ -222,7 +225,7 @@ def process_completed_lap(state: SessionState, car: CarState, lap: CompletedLap)
             car.best_lap_ms, car.best_lap_num = lap.time_ms, lap.lap
         if state.best_lap is None or lap.time_ms < state.best_lap[0]:
             state.best_lap = (lap.time_ms, car.index, lap.lap)
-            state.changed.add("bests")
+            state.changed.add(groups.BESTS)
     for s, ms in enumerate(lap.sectors_ms):
         if not ms or not lap.valid:
             colours.append("")
@@ -233,14 +236,14 @@ def process_completed_lap(state: SessionState, car: CarState, lap: CompletedLap)
         overall = state.best_sectors[s]
         if overall is None or ms <= overall[0]:
             state.best_sectors[s] = (ms, car.index)
-            state.changed.add("bests")
+            state.changed.add(groups.BESTS)
             colours.append("purple")
         elif ms <= car.best_sectors_ms[s]:
             colours.append("green")
         else:
             colours.append("yellow")
     car.laps[lap.lap] = CompletedLap(lap.lap, lap.time_ms, lap.sectors_ms, lap.valid, tuple(colours))
-    state.changed.add(f"cars[{car.index}].laps")
+    state.changed.add_car(groups.LAPS, car.index)
 
 
 def process_rewind(state: SessionState, car: CarState, lap: int) -> None:
@@ -252,7 +255,7 @@ def process_rewind(state: SessionState, car: CarState, lap: int) -> None:
         last = car.stints[-1]
         car.stints[-1] = Stint(last.visual_id, last.actual_id, last.start_lap, None)
     process_recompute_bests(state)
-    state.changed.add(f"cars[{car.index}].laps")
+    state.changed.add_car(groups.LAPS, car.index)
 
 
 def process_recompute_bests(state: SessionState) -> None:
@@ -275,14 +278,14 @@ def process_recompute_bests(state: SessionState) -> None:
             best = state.best_sectors[s]
             if ms is not None and (best is None or ms < best[0]):
                 state.best_sectors[s] = (ms, car.index)
-    state.changed.add("bests")
+    state.changed.add(groups.BESTS)
 
 
 def process_pit_exit(state: SessionState, i: int, pit_lane_ms: int) -> None:
     car = state.cars[i]
     car.last_pit_lane_ms = pit_lane_ms
     car.pit_time_lost_ms += pit_lane_ms
-    state.changed.add(f"cars[{i}].pit")
+    state.changed.add_car(groups.PIT, i)
 
 
 def process_tyre_wear_rate(state: SessionState, car: CarState) -> None:
@@ -309,14 +312,14 @@ def process_stint_change(state: SessionState, car: CarState, visual: int, actual
     car.stints.append(Stint(visual, actual, start, None))
     if len(car.stints) > MAX_STINTS:
         del car.stints[0]
-    state.changed.add(f"cars[{car.index}].stints")
+    state.changed.add_car(groups.STINTS, car.index)
 
 
 def process_game_event(state: SessionState, code: str, session_time: float, details: dict[str, Any]) -> None:
     """One event the game announced (a code and its details), kept for readers in order of arrival."""
     state.event_seq += 1
     state.events.append(Event(state.event_seq, code, session_time, MappingProxyType(details)))
-    state.changed.add("events")
+    state.changed.add(groups.EVENTS)
 
 
 def seconds_to_ms(seconds: float) -> int | None:

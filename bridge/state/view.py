@@ -135,6 +135,11 @@ class SessionView(tuple):
         state = self[0]
         return state.tables.column(state.latest, name)
 
+    @property
+    def changed(self) -> Any:
+        """What the latest datagram changed, as a read-only copy (`changes.FrozenChanges`)."""
+        return self[0].changed.frozen()
+
     def __repr__(self) -> str:
         return f"SessionView(uid={self[0].session_uid})"
 
@@ -144,7 +149,7 @@ _SESSION_ATTRIBUTES = (
     "active_set", "num_active_cars", "best_lap", "best_sectors", "fastest_lap_event", "session_started",
     "session_ended", "drs_enabled", "red_flag", "start_lights", "lights_out", "chequered_flag", "winner",
     "safety_car_event", "flashbacks", "buttons", "collisions", "lap_positions", "events", "event_seq",
-    "packets_applied", "stale_dropped", "sessions_seen", "changed",
+    "packets_applied", "stale_dropped", "sessions_seen",
 )  # fmt: skip
 for _name in _SESSION_ATTRIBUTES:
     setattr(SessionView, _name, _forward(_name, lambda v: v[0]))

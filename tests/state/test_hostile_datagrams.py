@@ -35,6 +35,8 @@ from bridge.games.f1.values import (
     SESSION_HISTORY,
 )
 from bridge.games.f1.writer import STALE_WINDOW_FRAMES, process_packet
+from bridge.state import changes
+from bridge.state.changes import LAPS, Changes
 from bridge.state.session import MAX_STINTS, SessionState
 from bridge.state.view import readonly
 from bridge.status import BridgeStatus
@@ -105,7 +107,7 @@ def test_a_change_of_slot_count_within_one_tick_keeps_every_topic_flowing(before
     rig.tick()
     # Every car completes a lap: per-car work for every slot of the old format waits for the next tick...
     rows = lap_rows(slots_before, 2, lastLapTimeInMS=90_000)
-    assert f"cars[{slots_before - 1}].laps" in rig.feed(datagram(before, LAP_DATA, {"lapData": rows}, 101))
+    assert rig.feed(datagram(before, LAP_DATA, {"lapData": rows}, 101)).car_changed(LAPS, slots_before - 1)
     # ...when a datagram of the other format arrives.
     rig.feed(datagram(after, CAR_TELEMETRY, {"carTelemetryData": [{"speed": 111}] * slots_after}, 102))
     rig.tick()
@@ -215,13 +217,13 @@ def test_one_datagram_with_a_huge_frame_does_not_freeze_telemetry_for_the_sessio
 def test_reordered_packets_within_the_window_are_dropped_and_counted_by_reason() -> None:
     state = SessionState()
     process_packet(state, decode(_telemetry(200, 5000)))
-    assert process_packet(state, decode(_telemetry(150, 4999))) == set()
-    assert process_packet(state, decode(_telemetry(150, 5000 - STALE_WINDOW_FRAMES + 1))) == set()
+    assert not process_packet(state, decode(_telemetry(150, 4999)))
+    assert not process_packet(state, decode(_telemetry(150, 5000 - STALE_WINDOW_FRAMES + 1)))
     assert state.stale_dropped == {"reordered": 2}
     assert state.player.speed_kph == 200
     # Further behind than any reordering: a restart under the same UID; it is taken and becomes the reference.
-    assert process_packet(state, decode(_telemetry(50, 5000 - STALE_WINDOW_FRAMES))) == {"cars.telemetry"}
-    assert process_packet(state, decode(_telemetry(60, 5000 - STALE_WINDOW_FRAMES + 1))) == {"cars.telemetry"}
+    assert process_packet(state, decode(_telemetry(50, 5000 - STALE_WINDOW_FRAMES))) == Changes.of(changes.CAR_TELEMETRY)
+    assert process_packet(state, decode(_telemetry(60, 5000 - STALE_WINDOW_FRAMES + 1))) == Changes.of(changes.CAR_TELEMETRY)
     assert state.player.speed_kph == 60 and state.stale_dropped == {"reordered": 2}
     assert readonly(state).stale_dropped == {"reordered": 2}
 

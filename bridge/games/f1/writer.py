@@ -35,6 +35,8 @@ from bridge.games.f1.values import (
     TIME_TRIAL,
     TYRE_SETS,
 )
+from bridge.state import changes as groups
+from bridge.state.changes import Changes
 from bridge.state.session import (
     NO_CAR,
     REORDERED,
@@ -109,9 +111,10 @@ def _columns(layout: PacketLayout) -> _Columns:
 # The writer.
 
 
-def process_packet(state: SessionState, packet: Packet) -> set[str]:
+def process_packet(state: SessionState, packet: Packet) -> Changes:
     """Fold one decoded F1 packet into the state; returns (and leaves in `state.changed`) the groups it changed."""
-    state.changed = changed = set()
+    changed = state.changed
+    changed.clear()
     uid = packet.session_uid
     slots = packet.layout.num_cars
     # UID 0 comes from menus and lobbies (and the player's last SessionHistory before SEND): it never resets.
@@ -144,12 +147,12 @@ def process_packet(state: SessionState, packet: Packet) -> set[str]:
 
 # Packets kept as the latest of their kind, read through accessors, and the group each one changes.
 _STREAM_GROUPS = {
-    MOTION: "cars.motion",
-    CAR_SETUPS: "cars.setup",
-    CAR_TELEMETRY: "cars.telemetry",
-    CAR_DAMAGE: "cars.damage",
-    MOTION_EX: "player.motion_ex",
-    CAR_TELEMETRY_2: "cars.telemetry2",
+    MOTION: groups.CAR_MOTION,
+    CAR_SETUPS: groups.CAR_SETUP,
+    CAR_TELEMETRY: groups.CAR_TELEMETRY,
+    CAR_DAMAGE: groups.CAR_DAMAGE,
+    MOTION_EX: groups.PLAYER_MOTION_EX,
+    CAR_TELEMETRY_2: groups.CAR_TELEMETRY_2,
 }
 
 
@@ -164,14 +167,14 @@ def process_session(state: SessionState, packet: Packet) -> None:
     previous = state.latest.get(SESSION)
     state.latest[SESSION] = packet
     if previous is None or previous.values[12:] != packet.values[12:]:
-        state.changed.add("session")
+        state.changed.add(groups.SESSION)
 
 
 def process_lap_data(state: SessionState, packet: Packet) -> None:
     previous = state.latest.get(LAP_DATA)
     state.latest[LAP_DATA] = packet
     changed = state.changed
-    changed.add("cars.lap")
+    changed.add(groups.CAR_LAP)
     values = packet.values
     cols = _columns(packet.layout)
     result = cols.result(values)
@@ -205,7 +208,7 @@ def process_active_cars(state: SessionState) -> None:
     if active != state.active:
         state.active = active
         state.active_set = frozenset(active)
-        state.changed.add("active")
+        state.changed.add(groups.ACTIVE)
 
 
 def process_lap_progress(state: SessionState, i: int, old_lap: int, new_lap: int, before: Packet, after: Packet) -> None:
@@ -232,14 +235,14 @@ def process_participants(state: SessionState, packet: Packet) -> None:
     state.latest[PARTICIPANTS] = packet
     state.num_active_cars = packet.values[12]
     if previous is None or previous.values[12:] != packet.values[12:]:
-        state.changed.add("participants")
+        state.changed.add(groups.PARTICIPANTS)
     if not state.result_column:
         process_active_cars(state)
 
 
 def process_car_status(state: SessionState, packet: Packet) -> None:
     state.latest[CAR_STATUS] = packet
-    state.changed.add("cars.status")
+    state.changed.add(groups.CAR_STATUS)
     cols = _columns(packet.layout)
     values = packet.values
     visual = cols.visual(values)
@@ -259,17 +262,17 @@ def process_final_classification(state: SessionState, packet: Packet) -> None:
     # Re-sent every 5 s on the results screen: only a different classification is a change.
     if state.classification is None or state.classification.values[12:] != packet.values[12:]:
         state.classification = packet
-        state.changed.add("classification")
+        state.changed.add(groups.CLASSIFICATION)
 
 
 def process_lobby_info(state: SessionState, packet: Packet) -> None:
     state.lobby = packet
-    state.changed.add("lobby")
+    state.changed.add(groups.LOBBY)
 
 
 def process_time_trial(state: SessionState, packet: Packet) -> None:
     state.time_trial = packet
-    state.changed.add("time_trial")
+    state.changed.add(groups.TIME_TRIAL)
 
 
 def process_session_history(state: SessionState, packet: Packet) -> None:
@@ -279,7 +282,7 @@ def process_session_history(state: SessionState, packet: Packet) -> None:
         return
     car = state.cars[i]
     car.history = packet
-    state.changed.add(f"cars[{i}].history")
+    state.changed.add_car(groups.HISTORY, i)
     rows = HISTORY.for_layout(packet.layout)
     time_ms, sector1, sector2, sector3, flags = (
         rows["time_ms"], rows["sector1_ms"], rows["sector2_ms"], rows["sector3_ms"], rows["valid_flags"]
@@ -299,14 +302,14 @@ def process_session_history(state: SessionState, packet: Packet) -> None:
             changed_laps = True
     if changed_laps:
         process_recompute_bests(state)
-        state.changed.add(f"cars[{i}].laps")
+        state.changed.add_car(groups.LAPS, i)
 
 
 def process_tyre_sets(state: SessionState, packet: Packet) -> None:
     i = packet.values[12]
     if i < len(state.cars):
         state.cars[i].tyre_sets = packet
-        state.changed.add(f"cars[{i}].tyre_sets")
+        state.changed.add_car(groups.TYRE_SETS, i)
 
 
 def process_lap_positions(state: SessionState, packet: Packet) -> None:
@@ -317,7 +320,7 @@ def process_lap_positions(state: SessionState, packet: Packet) -> None:
     grid = packet.values[14:]
     for row in range(num_laps):
         state.lap_positions[lap_start + row + 1] = tuple(grid[row * cars : (row + 1) * cars])
-    state.changed.add("lap_positions")
+    state.changed.add(groups.LAP_POSITIONS)
 
 
 def process_event(state: SessionState, packet: EventPacket) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from bridge.games.forza.codec import IS_RACE_ON, Telemetry
 from bridge.games.forza.values import FORZA_VALUES, TELEMETRY
+from bridge.state import changes as groups
+from bridge.state.changes import Changes
 from bridge.state.session import (
     CompletedLap,
     SessionState,
@@ -24,12 +26,13 @@ PLAYER = 0  # the one car slot
 STINT_TYRES = 1  # Forza names no compound: one stint per race, from its first lap
 
 # Every datagram carries all of the car: these groups change with each one.
-_EVERY_DATAGRAM = ("cars.telemetry", "cars.lap", "cars.status", "cars.damage")
+_EVERY_DATAGRAM = (groups.CAR_TELEMETRY, groups.CAR_LAP, groups.CAR_STATUS, groups.CAR_DAMAGE)
 
 
-def process_telemetry(state: SessionState, telemetry: Telemetry) -> set[str]:
+def process_telemetry(state: SessionState, telemetry: Telemetry) -> Changes:
     """Fold one decoded datagram into the state; returns (and leaves in `state.changed`) the groups it changed."""
-    state.changed = changed = set()
+    changed = state.changed
+    changed.clear()
     size = telemetry.variant.size  # the variant is Forza's "format": another one is another game
     if state.tables is not FORZA_VALUES or state.packet_format != size:
         process_reset(state, 0, size, 1, FORZA_VALUES)
@@ -40,7 +43,7 @@ def process_telemetry(state: SessionState, telemetry: Telemetry) -> set[str]:
     changed.update(_EVERY_DATAGRAM)
     racing = telemetry.values[IS_RACE_ON]
     if previous is None or previous.values[IS_RACE_ON] != racing:
-        changed.add("session")
+        changed.add(groups.SESSION)
     if racing:
         process_laps(state, telemetry)
     return changed
@@ -51,7 +54,7 @@ def process_player(state: SessionState) -> None:
     state.active = (PLAYER,)
     state.active_set = frozenset(state.active)
     state.num_active_cars = 1
-    state.changed.add("active")
+    state.changed.add(groups.ACTIVE)
 
 
 def process_laps(state: SessionState, telemetry: Telemetry) -> None:
