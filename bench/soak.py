@@ -214,7 +214,7 @@ class Sender:
     def expected(self) -> dict[str, str]:
         """Retained topics the current session needs, with their payloads (bridge health left out)."""
         from bridge.config import default_settings
-        from bridge.publish.engine import Context
+        from bridge.publish.fieldread import Context
         from bridge.publish.leds import Lights
         from bridge.state.view import readonly
         from bridge.status import BridgeStatus

@@ -28,6 +28,7 @@ from bridge.config import Settings, load_settings
 from bridge.games.registry import BY_KEY, Game
 from bridge.games.sender import SendCounters, send_frames
 from bridge.publish.catalog import by_path
+from bridge.publish.fieldread import FieldReader
 from bridge.publish.leds import led_colours
 
 BROKER_CHOICES = ("auto", "configured", "mosquitto", "embedded")
@@ -171,8 +172,8 @@ def render(
     bridge: Bridge, broker: Broker, counters: SendCounters, elapsed: float, colours: list[tuple[int, int, int]]
 ) -> list[str]:
     view, status = bridge.view, bridge.status
-    context = bridge.engine.context
-    session = [f.render(f.read(context)) for f in SESSION_FIELDS]
+    reader = FieldReader(view, bridge.engine.context)
+    session = [reader.render(f) for f in SESSION_FIELDS]
     player = view.player
     lines = [
         f"{_BOLD}rigbridge demo{_RESET}  {elapsed:5.1f} s   broker: {broker.description} "

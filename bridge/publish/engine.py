@@ -22,6 +22,7 @@ from typing import Any
 from bridge.config import Settings
 from bridge.jsontext import json_text
 from bridge.publish.catalog import CATALOG, EVENT_TOPIC, Field
+from bridge.publish.fieldread import Context, FieldReader
 from bridge.publish.topics import join, segment
 from bridge.state.changes import ACTIVE, EVENTS, RESET, Changes
 
@@ -57,15 +58,6 @@ class _Bound:
     topics: dict[int | None, str | None] = dataclasses.field(default_factory=dict, compare=False)
 
 
-class Context:
-    """What catalogue reads see: the read-only state, the bridge status and the lights."""
-
-    def __init__(self, state: Any, status: Any, lights: Any) -> None:
-        self.state = state
-        self.status = status
-        self.lights = lights
-
-
 class PublishEngine:
     def __init__(
         self,
@@ -83,7 +75,9 @@ class PublishEngine:
         self._rates = {"on_change": 1.0 / rates.fast, **{name: 1.0 / rates[name] for name in TIMED[1:]}}
         self._clock = clock
         self._state = state  # the read-only view
-        self.context = Context(state, status, lights)
+        self._reader = FieldReader(state, Context(state, status, lights))
+        self.context = self._reader.context
+        self._changed = self._reader.changed  # bound once: called for every field offered on the 60 Hz path
         self._expiry = settings.publish.expiry_s > 0 and settings.mqtt.protocol == 5
         self._qos_fast = settings.publish.qos_fast
         self._catalog = [f for f in catalog if self._wanted_scope(f)]
@@ -101,8 +95,6 @@ class PublishEngine:
         self.origin_ns = 0  # set by the pipeline before on_packet()
         self._published_cars: set[int] = set()
         self._player_index = -1
-        self._last_value: dict[str, Any] = {}  # topic -> value last offered (skip work when it did not move)
-        self._columns: dict[str, tuple] = {}  # per-car field -> the column of raw values it was last read at
 
     # ------------------------------------------------------------------------------------------ set-up
 
@@ -160,10 +152,8 @@ class PublishEngine:
         if topic is None:
             return
         value = f.read(subject)
-        last_value = self._last_value
-        if topic in last_value and last_value[topic] == value:
+        if not self._changed(topic, value):
             return  # not moved since it was last offered: pending, sent, or within the deadband already
-        last_value[topic] = value
         payload = f.render(value)
         if payload is None:
             # Unknown again (a new session, a car without laps yet): what the broker retains is stale now.
@@ -196,7 +186,7 @@ class PublishEngine:
             if scope == "car":
                 targets = state.active if cars is None else cars
                 if cars is None and b.field.source is not None:
-                    targets = self._moved(b.field, targets)
+                    targets = self._reader.moved(b.field.path, b.field.source, targets)
                 for i in targets:
                     self._offer(b, state.car(i), i)
             elif scope == "player":
@@ -209,22 +199,6 @@ class PublishEngine:
             elif cars is None:
                 self._offer(b, ctx, None)
 
-    def _moved(self, f: Field, active: Iterable[int]) -> Iterable[int]:
-        """The active cars whose raw value of `f` changed since `f` was last read: one C-level column compare."""
-        source = f.source
-        assert source is not None
-        found = self._state.column(source)
-        if found is None:
-            return active
-        column = found[1]
-        previous = self._columns.get(f.path)
-        self._columns[f.path] = column
-        if previous is None or len(previous) != len(column):
-            return active
-        if previous == column:
-            return ()
-        return [i for i in active if column[i] != previous[i]]
-
     def on_packet(self, changed: Changes) -> None:
         """Called after the writer processed a packet: read what must go out now, remember the rest."""
         groups = changed.groups
@@ -234,7 +208,7 @@ class PublishEngine:
                 self._bind_fields()  # another game: its own fields
             # A new session may have another slot count (22 <-> 24 when the format changes): per-car work queued
             # for the old one may name slots that no longer exist. Every active car is read anew instead.
-            self._columns.clear()
+            self._reader.forget_columns()
             for dirty in self._dirty_cars.values():
                 dirty.clear()
             self._update_cars(renew=True)
@@ -302,8 +276,7 @@ class PublishEngine:
         active = set(self._state.active) if self._publish.cars == "all" else set()
         for car in self._published_cars - active:
             prefix = f"{self.root}/cars/{car}/"
-            for topic in [t for t in self._last_value if t.startswith(prefix)]:
-                del self._last_value[topic]
+            self._reader.forget(keep=lambda topic, prefix=prefix: not str(topic).startswith(prefix))
             for topic in [t for t in {*self._sent, *self._inflight} if t.startswith(prefix)]:
                 self._sent.pop(topic, None)
                 f = self._field_of(topic)
@@ -346,8 +319,7 @@ class PublishEngine:
         """After a (re)connect the broker may have lost everything: forget what it had and offer it all again."""
         self._sent.clear()
         self._inflight.clear()
-        self._last_value.clear()
-        self._columns.clear()
+        self._reader.forget()
         self.pending.clear()
         self.pending_realtime.clear()
         self._published_cars = set()

@@ -53,6 +53,7 @@ from bridge.state.enums import Names, Slugs, slug
 from bridge.jsontext import json_text
 from bridge.publish.catalog import CAR_FIELDS, CATALOG, FLAGS, Field, Ha
 from bridge.publish.engine import Message, PublishEngine
+from bridge.publish.fieldread import FieldReader
 from bridge.publish.topics import checked, segment
 from bridge.state.changes import ACTIVE, EVENTS, RESET, Changes
 from bridge.state.session import seconds_to_ms
@@ -237,7 +238,8 @@ class HomeAssistant:
         self._entities: list[Entity] = []
         self._limited: list[Entity] = []
         self._rebuild()
-        self._last: dict[str, str] = {}  # state topic -> payload last offered ("" for a cleared value)
+        # State topic -> payload last offered ("" for a cleared value); reads see the engine's context.
+        self._reader = FieldReader(view, engine.context)
         self._dirty: set[str] = set()
         self._everything = True
         self._player_index: int | None = None
@@ -412,7 +414,7 @@ class HomeAssistant:
     def _remove(self, e: Entity) -> None:
         self._engine.offer_message(Message(e.config_topic, "", 1, True, "discovery"))
         if e.limited:
-            self._last.pop(e.state_topic, None)
+            self._reader.discard(e.state_topic)
             self._engine.offer_message(Message(e.state_topic, "", 0, True, "clear"))
 
     def publish_discovery(self) -> None:
@@ -456,34 +458,18 @@ class HomeAssistant:
 
     # ------------------------------------------------------------------------------------------ states
 
-    def _subject(self, e: Entity) -> Any:
-        scope = e.field.scope
-        if scope == "player":
-            return self._view.player
-        if scope == "car":
-            return self._view.car(e.car)
-        return self._engine.context
-
     def _feed(self, entities: Iterable[Entity]) -> bool:
         offered = False
-        last = self._last
+        reader = self._reader
         for e in entities:
-            subject = self._subject(e)
             f = e.field
-            value = None if subject is None else f.read(subject)
+            value = reader.read(f, e.car)
             payload = f.render(value)
-            if payload is None:
-                # Unknown now: clear what is retained (Home Assistant shows unknown); once per topic and connection.
-                if last.get(e.state_topic) == "":
-                    continue
-                last[e.state_topic] = ""
-                self._engine.offer_message(Message(e.state_topic, "", 0, True, STATE_RATE))
-                offered = True
+            # Unknown now (None): clear what is retained (Home Assistant shows unknown); once per topic and connection.
+            if not reader.changed(e.state_topic, "" if payload is None else payload):
                 continue
-            if last.get(e.state_topic) == payload:
-                continue
-            last[e.state_topic] = payload
-            self._engine.offer_message(Message(e.state_topic, payload, 0, True, STATE_RATE, f.numeric(value)))
+            numeric = None if payload is None else f.numeric(value)
+            self._engine.offer_message(Message(e.state_topic, payload or "", 0, True, STATE_RATE, numeric))
             offered = True
         return offered
 
@@ -610,7 +596,7 @@ class HomeAssistant:
         for topic in self._left_out:
             self._engine.offer_message(Message(topic, "", 1, True, "discovery"))
         self.publish_discovery()
-        self._last.clear()
+        self._reader.forget()
         self._everything = True
         self.flush()
         if self._timer is not None:
@@ -652,14 +638,13 @@ class HomeAssistant:
         for e in self._entities:
             if e.limited:
                 continue  # the rate-limited copies: retained without expiry, sent again by flush() below
-            subject = self._subject(e)
             f = e.field
-            value = None if subject is None else f.read(subject)
+            value = self._reader.read(f, e.car)
             payload = f.render(value)
             if payload is not None:
                 self._engine.offer_message(
                     Message(e.state_topic, payload, f.qos, True, STATE_RATE, f.numeric(value), self._expiry))
-        self._last.clear()
+        self._reader.forget()
         self._everything = True
         self.flush()
 

@@ -40,6 +40,7 @@ from bridge.faults import Faults
 from bridge.ingest.forward import RETRY_S, resolve_target
 from bridge.ingest.targets import self_loop_problems
 from bridge.publish.ddp import ddp_frame
+from bridge.publish.fieldread import Context, FieldReader
 from bridge.publish.wled_udp import dnrgb, drgb, warls
 from bridge.state.changes import CAR_STATUS, CAR_TELEMETRY, EVENTS, RESET, SESSION, Changes
 from bridge.status import Histogram
@@ -58,6 +59,7 @@ FLAG_COLOURS = {
     "virtual_safety_car": (255, 160, 0),
 }
 WHERE = "leds.realtime"
+FRAME = "frame"  # the field reader's key of the (frame, flag) last sent
 CACHE_MAX = 256  # distinct (frame, flag) datagram sets kept per device; cleared when full
 TICK_S = 0.1  # how often the keep-alive task looks at the clock
 BUFFER_FULL = "buffer_full"
@@ -166,7 +168,8 @@ class LedRealtime:
         self._flags = any(d.flags for d in devices)
         self._devices = [_Device(d, frame_leds, brightness) for d in devices]
         self._dark = "00" * frame_leds * 3
-        self._frame: tuple[str, str] | None = None  # (frame, flag) last sent; None: nothing sent yet, or dark
+        self._frame: tuple[str, str] | None = None  # (frame, flag) the devices show; None: nothing yet, or dark
+        self._reader = FieldReader(None, Context(None, None, lights))  # change detection of the frame
         self._last_packet_ns = 0
         self._last_sent_ns = 0
         self._task: asyncio.Task[None] | None = None
@@ -244,7 +247,7 @@ class LedRealtime:
         frame = lights.leds or self._dark
         flag = lights.flag if self._flags and not lights.pit_limiter else "none"
         current = (frame, flag)
-        if current == self._frame:
+        if not self._reader.changed(FRAME, current):
             return
         self._frame = current
         self._send(current)
@@ -303,6 +306,7 @@ class LedRealtime:
         if self._frame is not None:
             self._send((self._dark, "none"))
             self._frame = None
+            self._reader.discard(FRAME)
 
     async def _keep_alive(self) -> None:
         """Keep-alives, the all-off after silence, and names that did not resolve; restarted if it fails."""

@@ -52,6 +52,7 @@ from bridge.config import MetricsSettings
 from bridge.ingest.stats import DECODE_REASONS, HANDLER_ERROR, KERNEL_OVERFLOW, NOT_ALLOWED, OTHER_SOURCE
 from bridge.ingest.udp import PortInUseError
 from bridge.publish.catalog import CATALOG, RATE_CLASSES, WHEELS, Field, by_path
+from bridge.publish.fieldread import FieldReader
 from bridge.publish.led_realtime import LedRealtime
 from bridge.state.session import STALE_REASONS
 from bridge.status import Histogram
@@ -227,30 +228,31 @@ def _labels_of(fields: tuple[tuple[str, Field], ...], subject: Any) -> tuple[str
 
 
 class ColumnCache:
-    """The per-car values of the last snapshot, each with the raw column of the game's packet it was read from.
+    """The per-car values of the last snapshot, read again only when the raw column behind them moved.
 
     A catalogue field's `source` names the per-car state value behind it, and its value for a car is a function
-    of that raw value (and the packet format): when the whole column is unchanged since the last snapshot (one
-    C-level compare, as the publish engine does), the values read then are still right. Positions, laps, pit
-    stops, names and compounds change rarely, so most per-car reads are skipped. Used on the loop thread only.
+    of that raw value (and the packet format): when the whole column is unchanged since the last snapshot (the
+    field reader's column compare, as the publish engine does it), the values read then are still right.
+    Positions, laps, pit stops, names and compounds change rarely, so most per-car reads are skipped. Used on the
+    loop thread only.
     """
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[Any, tuple[Any, ...], tuple[int, ...], list[Any]]] = {}
+        self._reader: FieldReader | None = None
+        self._values: dict[str, tuple[tuple[int, ...], list[Any]]] = {}  # key -> (cars, their values)
 
     def read(self, key: str, read: Callable[[Any], Any], source: str | None, view: Any, cars: tuple[int, ...]
              ) -> list[Any]:
-        layout = column = None
-        found = view.column(source) if source is not None else None
-        if found is not None:
-            layout, column = found
-        if column is not None:
-            hit = self._entries.get(key)
-            if hit is not None and hit[0] is layout and hit[2] == cars and hit[1] == column:
-                return hit[3]
+        reader = self._reader
+        if reader is None or reader.view is not view:
+            reader = self._reader = FieldReader(view)
+            self._values.clear()
+        moved = reader.moved(key, source, cars)
+        hit = self._values.get(key)
+        if hit is not None and hit[0] == cars and moved == ():
+            return hit[1]
         values = [read(view.car(i)) for i in cars]
-        if column is not None:
-            self._entries[key] = (layout, column, cars, values)
+        self._values[key] = (cars, values)
         return values
 
 

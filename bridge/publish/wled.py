@@ -18,10 +18,13 @@ from collections.abc import Callable
 from typing import Any
 
 from bridge.publish.engine import Message, PublishEngine
+from bridge.publish.catalog import by_path
+from bridge.publish.fieldread import MISSING, Context, FieldReader
 from bridge.publish.topics import checked
 from bridge.state.changes import CAR_STATUS, CAR_TELEMETRY, Changes
 
 FRAME_GROUPS = frozenset({CAR_TELEMETRY, CAR_STATUS})
+LEDS = by_path()["lights/leds"]  # the frame, as MQTT's `lights/leds` carries it
 
 
 def wled_state(frame: str) -> str:
@@ -40,9 +43,14 @@ class Wled:
     ) -> None:
         self.topics = tuple(checked(f"{topic}/api") for topic in topics)
         self._engine = engine
-        self._lights = lights
         self._wake = wake
-        self._frame: str | None = None  # the frame last offered
+        self._reader = FieldReader(None, Context(None, None, lights))
+
+    @property
+    def _frame(self) -> str | None:
+        """The frame last offered."""
+        frame = self._reader.last(LEDS.path)
+        return None if frame is MISSING else frame  # type: ignore[no-any-return]
 
     def _offer(self, frame: str) -> None:
         payload = wled_state(frame)
@@ -52,10 +60,9 @@ class Wled:
     def on_packet(self, changed: Changes) -> None:
         if FRAME_GROUPS.isdisjoint(changed.groups):
             return
-        frame = self._lights.leds
-        if frame is None or frame == self._frame:
+        frame = self._reader.read(LEDS)
+        if frame is None or not self._reader.changed(LEDS.path, frame):
             return
-        self._frame = frame
         self._offer(frame)
 
     def on_connect(self) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 
+from bridge.publish.fieldread import FieldReader
 from bridge.config import RateSettings
 from bridge.games.f1.codec import build, encode
 from bridge.games.f1.synth import SynthConfig, SyntheticRace
@@ -88,9 +89,8 @@ def no_values(bt: BridgeThread) -> set[str]:
     """State topics of entities whose field has no value in the bridge's state now (nothing to publish yet)."""
 
     def read() -> set[str]:
-        ha = bt.bridge.readers[0]
-        return {e.state_topic for e in ha.entities if ha._subject(e) is None  # noqa: SLF001
-                or e.field.render(e.field.read(ha._subject(e))) is None}  # noqa: SLF001
+        reader = FieldReader(bt.bridge.view, bt.bridge.engine.context)
+        return {e.state_topic for e in bt.bridge.readers[0].entities if reader.render(e.field, e.car) is None}
 
     return bt.call(read)
 

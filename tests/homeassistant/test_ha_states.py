@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bridge.publish.fieldread import FieldReader
 from bridge.games.f1.codec import build, build_event, encode
 from bridge.games.f1.synth import SynthConfig, SyntheticRace
 from bridge.publish.homeassistant import GAME_EVENTS
@@ -224,9 +225,9 @@ def test_a_home_assistant_restart_gets_every_value_even_after_the_broker_expired
     try:
         send_frames(bt.udp_port, race(seed=5, track=17, seconds=3.0), speed=2.0)
         time.sleep(1.5)
-        entities = bt.call(lambda: [(e.state_topic, e.field.render(e.field.read(s)))
-                                    for e in bt.bridge.readers[0].entities
-                                    if (s := bt.bridge.readers[0]._subject(e)) is not None])  # noqa: SLF001
+        reader = FieldReader(bt.bridge.view, bt.bridge.engine.context)
+        entities = bt.call(lambda: [(e.state_topic, reader.render(e.field, e.car))
+                                    for e in bt.bridge.readers[0].entities])
         known = {topic for topic, payload in entities if payload is not None}
         time.sleep(3.5)  # past the expiry
         expired = retained_snapshot(broker.port, f"{ROOT}/#", settle=0.5)

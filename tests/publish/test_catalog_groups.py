@@ -14,7 +14,7 @@ import pytest
 from bridge.config import default_settings
 from bridge.games.registry import LIVE, Game
 from bridge.publish.catalog import CATALOG, RATE_CLASSES
-from bridge.publish.engine import Context
+from bridge.publish.fieldread import Context
 from bridge.publish.leds import Lights
 from bridge.state.changes import ALL_GROUPS, BRIDGE_GROUPS, CAR_GROUPS, Changes
 from bridge.state.session import SessionState

@@ -20,7 +20,7 @@ from typing import Any
 from bridge.config import default_settings
 from bridge.games.f1.codec import decode
 from bridge.publish.catalog import CATALOG, Field
-from bridge.publish.engine import Context
+from bridge.publish.fieldread import Context
 from bridge.publish.leds import Lights
 from bridge.games.f1.writer import process_packet
 from bridge.state.session import SessionState
