@@ -148,7 +148,7 @@ class Pass:
 
     def decode_writer_engine(self, frames: Frames) -> None:
         state, engine = self.engine_state, self.engine
-        on_packet, take, sent = engine.on_packet, engine.take, engine.sent
+        on_packet, take, sent = engine.on_packet, engine.outbox.take, engine.outbox.sent
         failed = messages = 0
         for t, datagrams in frames:
             self.now = t
@@ -162,7 +162,7 @@ class Pass:
                     on_packet(changed)
             if t >= engine.next_due():
                 engine.tick()
-            while engine.has_pending():
+            while engine.outbox.has_pending():
                 for message in take(BATCH):
                     sent(message)
                     messages += 1

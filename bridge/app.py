@@ -68,8 +68,9 @@ class Bridge:
         self._reader_stages = [(reader_stage(r), r) for r in self.readers]  # (fault name, reader)
         self.link = MqttLink(
             settings,
-            self.engine,
+            self.engine.outbox,
             self.status,
+            policy=self.engine.policy,
             on_connect=self._on_connect,
             on_message=self._on_message,
             subscriptions=tuple(t for r in self.readers for t in r.subscriptions),
@@ -133,7 +134,7 @@ class Bridge:
                 for stage, reader in self._reader_stages:
                     reader.on_packet(changed)
                 stage = "engine"
-                if self.engine.pending_realtime or self.engine.events or self.engine.pending:
+                if self.engine.outbox.has_pending():
                     self.link.wake()
         except Exception as exc:  # noqa: BLE001 - reported by stage; one bad datagram must not stop the others
             self._datagram_failed(stage, exc, data)
@@ -145,6 +146,7 @@ class Bridge:
                                       f"(the bridge goes on with the next one): {exc!r}")
 
     async def _on_connect(self, client: object) -> None:
+        self.engine.on_connect()
         for stage, reader in self._reader_stages:
             try:
                 reader.on_connect()
@@ -169,7 +171,7 @@ class Bridge:
             delay = max(0.0, self.engine.next_due() - time.monotonic())
             await asyncio.sleep(min(delay, 0.1))
             self.engine.tick()
-            if self.engine.has_pending():
+            if self.engine.outbox.has_pending():
                 self.link.wake()
 
     async def _watchdog(self) -> None:
@@ -200,7 +202,7 @@ class Bridge:
             self.status.packets_per_s = float(received - last_received)
             self.status.messages_per_s = float(published - last_published)
             self.status.dropped_total = self.ingest.dropped_total
-            self.status.pending = self.engine.pending_size()
+            self.status.pending = self.engine.outbox.pending_size()
             last_received, last_published = received, published
             self.engine.mark(BRIDGE)
             now = time.monotonic()

@@ -199,7 +199,7 @@ def render(
         f"sent {counters.datagrams} datagrams"
     )
     lines.append(f"{_DIM}watch the topics: mosquitto_sub -h {broker.host} -p {broker.port} -t "
-                 f"'{bridge.engine.root.split('/')[0]}/#' -v{_RESET}")
+                 f"'{bridge.engine.policy.root.split('/')[0]}/#' -v{_RESET}")
     return lines
 
 

@@ -18,9 +18,9 @@ from typing import Any
 
 from bridge.state import changes as groups
 from bridge.state.enums import Names, slug
+from bridge.state.values import WHEELS
 
 RATE_CLASSES = ("realtime", "on_change", "fast", "normal", "slow")
-WHEELS = ("rl", "rr", "fl", "fr")  # the game's wheel order
 
 
 @dataclass(frozen=True)
@@ -206,7 +206,8 @@ def _car_fields(defs: list[CarField]) -> Iterator[Field]:
             )
         if d.car_rate is not None:
             yield Field(
-                f"cars/{{car}}/{d.path}", "car", rate=d.car_rate, retain=d.retain, ha=None,
+                # Per-car entities are made per active car by Home Assistant discovery, from this metadata.
+                f"cars/{{car}}/{d.path}", "car", rate=d.car_rate, retain=d.retain, ha=d.ha,
                 prom=d.prom and replace(d.prom, name=f"car_{d.prom.name}"), **common,
             )
 

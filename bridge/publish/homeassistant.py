@@ -51,9 +51,10 @@ from bridge import __version__
 from bridge.config import Settings
 from bridge.state.enums import Names, Slugs, slug
 from bridge.jsontext import json_text
-from bridge.publish.catalog import CAR_FIELDS, CATALOG, FLAGS, Field, Ha
-from bridge.publish.engine import Message, PublishEngine
-from bridge.publish.fieldread import FieldReader
+from bridge.publish.catalog import CATALOG, FLAGS, Field, Ha
+from bridge.publish.fieldread import Context, FieldReader
+from bridge.publish.outbox import Message, Outbox
+from bridge.publish.policy import TopicPolicy
 from bridge.publish.topics import checked, segment
 from bridge.state.changes import ACTIVE, EVENTS, RESET, Changes
 from bridge.state.session import seconds_to_ms
@@ -76,8 +77,6 @@ _UNIT_SUFFIXES = {"c", "ms", "kph", "pct", "psi", "kpa", "kg", "j", "s", "m", "l
 _WORDS = {"temp": "temperature", "tyres": "tyre", "brakes": "brake"}
 _UPPER = {"fl", "fr", "rl", "rr", "drs", "ers", "rpm", "fia"}
 
-# Per-car entities take the Home Assistant metadata of the car field they come from.
-_CAR_HA: dict[str, Ha] = {f"cars/{{car}}/{d.path}": d.ha for d in CAR_FIELDS if d.ha is not None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,31 +172,33 @@ class HomeAssistant:
     def __init__(
         self,
         settings: Settings,
-        engine: PublishEngine,
         view: Any,
         *,
+        policy: TopicPolicy,
+        outbox: Outbox,
+        context: Context | None = None,
         wake: Callable[[], None] = lambda: None,
     ) -> None:
+        """`settings`: the bridge's (its `homeassistant` section); `view`: the read-only state (None: announce the
+        whole catalogue, read nothing); `context`: what session, bridge and lights fields read."""
         ha = settings.homeassistant
-        self._engine = engine
+        self._policy = policy
+        self._outbox = outbox
         self._view = view
         self._wake = wake
         self._prefix = ha.discovery_prefix
-        self._rig = segment(settings.mqtt.rig)
-        self._root = engine.root
+        self._rig = policy.rig
+        self._root = policy.root
         self._groups = set(ha.groups)
         self._period = 1.0 / ha.max_rate_hz
-        rates = settings.publish.rates
-        self._rate_hz = {"realtime": math.inf, "on_change": 0.0, **{r: rates[r] for r in ("fast", "normal", "slow")}}
         self._max_rate = ha.max_rate_hz
         self._cars_mode = settings.publish.cars
-        self._expiry = settings.publish.expiry_s > 0 and settings.mqtt.protocol == 5  # as the engine sends them
         self.status_topic = f"{ha.discovery_prefix}/status"
         self.subscriptions: tuple[str, ...] = (self.status_topic,)
         self._status = [{"topic": f"{self._root}/status", "payload_available": "online",
                          "payload_not_available": "offline"}]
         receiving = [{"topic": f"{self._root}/game/receiving", "payload_available": "true",
-                      "payload_not_available": "false"}] if engine.allowed("game/receiving") else []
+                      "payload_not_available": "false"}] if policy.allowed("game/receiving") else []
         self._live = self._status + receiving
         self._device = {
             "identifiers": [f"rigbridge_{self._rig}"],
@@ -232,14 +233,14 @@ class HomeAssistant:
         # Per-car templates; entities are made for the active cars.
         self._car_fields: list[tuple[Field, Ha]] = []
         if "cars" in self._groups and self._cars_mode == "all":
-            self._car_fields = [(f, _CAR_HA[f.path]) for f in CATALOG if f.scope == "car" and f.path in _CAR_HA]
+            self._car_fields = [(f, f.ha) for f in CATALOG if f.scope == "car" and f.ha is not None]
         self._cars: dict[int, list[Entity]] = {}
         self._announced_cars: set[int] = set()  # every car slot that had entities in this run
         self._entities: list[Entity] = []
         self._limited: list[Entity] = []
         self._rebuild()
-        # State topic -> payload last offered ("" for a cleared value); reads see the engine's context.
-        self._reader = FieldReader(view, engine.context)
+        # State topic -> payload last offered ("" for a cleared value).
+        self._reader = FieldReader(view, context)
         self._dirty: set[str] = set()
         self._everything = True
         self._player_index: int | None = None
@@ -264,13 +265,13 @@ class HomeAssistant:
             return False
         if f.scope == "car" and self._cars_mode != "all":
             return False
-        return self._engine.allowed(relative)
+        return self._policy.allowed(relative)
 
     def _entity(self, f: Field, ha: Ha, car: int | None) -> Entity:
         relative = f.topic(car)
         object_id = relative.replace("/", "_")
         # A field faster than the limit, or one whose own topic is not retained, gets a retained copy at the limit.
-        limited = self._rate_hz[f.rate] > self._max_rate or not f.retain
+        limited = self._policy.rate_hz[f.rate] > self._max_rate or not f.retain
         return Entity(
             field=f,
             ha=ha,
@@ -409,13 +410,13 @@ class HomeAssistant:
 
     def _offer_config(self, e: Entity) -> None:
         payload = json.dumps(self.config(e), separators=(",", ":"), ensure_ascii=False)
-        self._engine.offer_message(Message(e.config_topic, payload, 1, True, "discovery"))
+        self._outbox.offer(Message(e.config_topic, payload, 1, True, "discovery"))
 
     def _remove(self, e: Entity) -> None:
-        self._engine.offer_message(Message(e.config_topic, "", 1, True, "discovery"))
+        self._outbox.offer(Message(e.config_topic, "", 1, True, "discovery"))
         if e.limited:
             self._reader.discard(e.state_topic)
-            self._engine.offer_message(Message(e.state_topic, "", 0, True, "clear"))
+            self._outbox.offer(Message(e.state_topic, "", 0, True, "clear"))
 
     def publish_discovery(self) -> None:
         """Every current entity's config."""
@@ -423,7 +424,7 @@ class HomeAssistant:
             self._offer_config(e)
         for topic, config in self.event_configs:
             payload = json.dumps(config, separators=(",", ":"), ensure_ascii=False)
-            self._engine.offer_message(Message(topic, payload, 1, True, "discovery"))
+            self._outbox.offer(Message(topic, payload, 1, True, "discovery"))
         self._wake()
 
     # ------------------------------------------------------------------------------------------ cars
@@ -454,7 +455,7 @@ class HomeAssistant:
             return
         for car in sorted(self._announced_cars - set(self._cars)):
             for e in self.car_entities(car):
-                self._engine.offer_message(Message(e.config_topic, "", 1, True, "discovery"))
+                self._outbox.offer(Message(e.config_topic, "", 1, True, "discovery"))
 
     # ------------------------------------------------------------------------------------------ states
 
@@ -469,7 +470,7 @@ class HomeAssistant:
             if not reader.changed(e.state_topic, "" if payload is None else payload):
                 continue
             numeric = None if payload is None else f.numeric(value)
-            self._engine.offer_message(Message(e.state_topic, payload or "", 0, True, STATE_RATE, numeric))
+            self._outbox.offer(Message(e.state_topic, payload or "", 0, True, STATE_RATE, numeric))
             offered = True
         return offered
 
@@ -514,7 +515,7 @@ class HomeAssistant:
         if event_type not in self._event_types[key]:
             return False  # a value this version does not know: no event type to announce it as
         payload = json_text({"event_type": event_type, **attributes}, separators=(",", ":"), ensure_ascii=False)
-        self._engine.offer_message(Message(self._event_topics[key], payload, 1, False, "event"))
+        self._outbox.offer(Message(self._event_topics[key], payload, 1, False, "event"))
         return True
 
     def _car_attributes(self, index: Any) -> dict[str, Any]:
@@ -553,7 +554,7 @@ class HomeAssistant:
                         self._emit("button", name, {})
 
     def _watch_flag(self) -> bool:
-        flag = self._engine.context.lights.flag
+        flag = self._reader.context.lights.flag
         previous, self._flag = self._flag, flag
         return previous is not None and flag != previous and self._emit("flag", flag, {"previous": previous})
 
@@ -571,7 +572,7 @@ class HomeAssistant:
         self._left_out = [t for t in dict.fromkeys([*self._left_out, *withdrawn]) if t not in announced]
         self._rebuild()
         for topic in withdrawn:
-            self._engine.offer_message(Message(topic, "", 1, True, "discovery"))
+            self._outbox.offer(Message(topic, "", 1, True, "discovery"))
         self.publish_discovery()
 
     def on_packet(self, changed: Changes) -> None:
@@ -594,7 +595,7 @@ class HomeAssistant:
         self._sync_cars()
         self._withdraw_cars()
         for topic in self._left_out:
-            self._engine.offer_message(Message(topic, "", 1, True, "discovery"))
+            self._outbox.offer(Message(topic, "", 1, True, "discovery"))
         self.publish_discovery()
         self._reader.forget()
         self._everything = True
@@ -642,8 +643,8 @@ class HomeAssistant:
             value = self._reader.read(f, e.car)
             payload = f.render(value)
             if payload is not None:
-                self._engine.offer_message(
-                    Message(e.state_topic, payload, f.qos, True, STATE_RATE, f.numeric(value), self._expiry))
+                self._outbox.offer(
+                    Message(e.state_topic, payload, f.qos, True, STATE_RATE, f.numeric(value), self._policy.expires(True)))
         self._reader.forget()
         self._everything = True
         self.flush()
@@ -654,7 +655,7 @@ class HomeAssistant:
 
 def _catalogue_only(settings: Settings) -> HomeAssistant:
     """The discovery reader of `settings` without a bridge: what it would announce, no state read."""
-    return HomeAssistant(settings, PublishEngine(settings, None, None, None), None)
+    return HomeAssistant(settings, None, policy=TopicPolicy(settings), outbox=Outbox())
 
 
 def recorder_exclude(settings: Settings) -> str:

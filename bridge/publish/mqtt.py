@@ -1,7 +1,7 @@
 """The broker connection: availability, reconnects with backoff, the retained snapshot, and the sender.
 
 One task owns the connection. On every (re)connect it publishes `status=online` (the Last Will says `offline`),
-asks the engine for the full snapshot from memory, then sends deltas as the engine produces them. A dead
+resets the outbox (the outputs offer everything again from memory), then sends what the outputs offer. A dead
 connection is noticed within about 1.5x keepalive even when we only publish: a QoS 1 heartbeat must be
 acknowledged within half a keepalive. Credentials or TLS rejected on the first connection are a configuration
 problem and end the program with a message a person can act on; any later network trouble is retried forever
@@ -45,7 +45,8 @@ from bridge.publish.diagnosis import (
     topic_group,
     transport_mismatch,
 )
-from bridge.publish.engine import Message, PublishEngine
+from bridge.publish.outbox import Message, Outbox
+from bridge.publish.policy import TopicPolicy
 from bridge.publish.instances import RigPeers
 from bridge.publish.paho_io import drop_oversize_reads, no_delay, write_packets
 from bridge.publish.wire import PublishEncoder
@@ -118,9 +119,10 @@ class MqttLink:
     def __init__(
         self,
         settings: Settings,
-        engine: PublishEngine,
+        outbox: Outbox,
         status: BridgeStatus,
         *,
+        policy: TopicPolicy | None = None,
         on_connect: Callable[[aiomqtt.Client], Awaitable[None]] | None = None,
         on_message: Callable[[aiomqtt.Message], None] | None = None,
         subscriptions: tuple[str, ...] = (),
@@ -128,12 +130,14 @@ class MqttLink:
     ) -> None:
         self.settings = settings
         self.mqtt = settings.mqtt
-        self.engine = engine
+        self.outbox = outbox  # what waits to go out; what the broker has
+        self.policy = policy if policy is not None else TopicPolicy(settings)
+        root = self.policy.root
         self.status = status
         self.faults = faults if faults is not None else Faults()
-        self.status_topic = f"{engine.root}/status"
-        self.heartbeat_topic = f"{engine.root}/bridge/uptime_s"
-        self.instance_topic = f"{engine.root}/instance"
+        self.status_topic = f"{root}/status"
+        self.heartbeat_topic = f"{root}/bridge/uptime_s"
+        self.instance_topic = f"{root}/instance"
         self.peers = RigPeers(self.mqtt.client_id)
         self._on_connect = on_connect
         self._on_message = on_message
@@ -143,9 +147,9 @@ class MqttLink:
         takeover_min = max(TAKEOVER_MIN_S, self.mqtt.reconnect_max_s)
         self._takeover_backoff = Backoff(takeover_min, max(TAKEOVER_MAX_S, takeover_min))
         self._expiry: Properties | None = None
-        if self.mqtt.protocol == 5 and settings.publish.expiry_s > 0:
+        if self.policy.expiry:
             self._expiry = Properties(PacketTypes.PUBLISH)
-            self._expiry.MessageExpiryInterval = settings.publish.expiry_s
+            self._expiry.MessageExpiryInterval = self.policy.expiry_s
         self.connected = asyncio.Event()
         self.connections = 0
         self.client: aiomqtt.Client | None = None  # the live connection, while there is one
@@ -159,7 +163,7 @@ class MqttLink:
         self._short_sessions = 0  # sessions in a row that the broker ended within SHORT_SESSION_S
 
     def wake(self) -> None:
-        """The engine has something pending (called synchronously after each packet)."""
+        """Something is pending in the outbox (called synchronously after each packet)."""
         self._wake.set()
 
     def _client(self) -> aiomqtt.Client:
@@ -286,7 +290,7 @@ class MqttLink:
         self.connected.set()
         self._set_state("connected")
         self._backoff.reset()
-        self.engine.snapshot()
+        self.outbox.reset()  # the broker may have lost everything: the outputs offer it all again (on_connect)
         if self._on_connect is not None:
             await self._on_connect(client)
         self._wake.set()
@@ -337,7 +341,7 @@ class MqttLink:
         if self.peers.live:
             log.info(
                 "leaving %s online: another instance (client id %s) still publishes under %s",
-                self.status_topic, ", ".join(sorted(self.peers.live.values())), self.engine.root,
+                self.status_topic, ", ".join(sorted(self.peers.live.values())), self.policy.root,
             )  # fmt: skip
             return
         await self._publish_acked(client, self.status_topic, "offline", retain=True)
@@ -372,7 +376,7 @@ class MqttLink:
         return reason
 
     def _group(self, topic: str) -> str:
-        group = topic_group(topic, self.engine.root)
+        group = topic_group(topic, self.policy.root)
         if group not in self._groups:
             if len(self._groups) >= MAX_TOPIC_GROUPS:
                 return "other topics"
@@ -421,7 +425,7 @@ class MqttLink:
         encoder = PublishEncoder(self.mqtt.protocol, self.settings.publish.expiry_s)
 
         def confirmed(message: Message) -> None:
-            self.engine.sent(message)
+            self.outbox.sent(message)
             self.status.published[message.rate] += 1
             if message.origin_ns:
                 self.status.latency.observe((time.monotonic_ns() - message.origin_ns) / 1e9)
@@ -446,7 +450,7 @@ class MqttLink:
         def settle(message: Message) -> None:
             """Refused or skipped for good: the same value would be refused again, so it is not retried; a new
             value of the topic is tried afresh."""
-            self.engine.sent(message)
+            self.outbox.sent(message)
 
         def hand_over(messages: list[Message], mid: int) -> None:
             nonlocal unconfirmed
@@ -509,9 +513,9 @@ class MqttLink:
                 send_batch(messages, packets)
 
         def put_back(messages: list[Message]) -> None:
-            """Back to the engine, unconfirmed: events return to the front of their queue, so the last goes first."""
+            """Back to the outbox, unconfirmed: events return to the front of their queue, so the last goes first."""
             for message in reversed(messages):
-                self.engine.failed(message)
+                self.outbox.failed(message)
 
         paho.on_publish = on_publish
         wake = self._wake
@@ -524,10 +528,10 @@ class MqttLink:
         try:
             while not failure:
                 free = min(BATCH - unconfirmed, SLICE)
-                if free > 0 and self.engine.has_pending():
-                    send(self.engine.take(free))
-                    self.status.pending = self.engine.pending_size()
-                    if self.engine.has_pending():
+                if free > 0 and self.outbox.has_pending():
+                    send(self.outbox.take(free))
+                    self.status.pending = self.outbox.pending_size()
+                    if self.outbox.has_pending():
                         await asyncio.sleep(0)  # let waiting datagrams in between slices: realtime stays realtime
                     continue
                 if stop.is_set():
@@ -536,7 +540,7 @@ class MqttLink:
                         wake.clear()
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(wake.wait(), deadline - time.monotonic())
-                    if self.engine.has_pending() and time.monotonic() < deadline:
+                    if self.outbox.has_pending() and time.monotonic() < deadline:
                         continue
                     return
                 # One event wakes us for everything: new values (the pipeline), room again (on_publish), stop.
@@ -580,7 +584,7 @@ class MqttLink:
         if newcomer is not None:
             self.faults.warn(
                 "mqtt.instances", "another_instance",
-                f"another rigbridge instance (client id {newcomer}) publishes under {self.engine.root} too: the two "
+                f"another rigbridge instance (client id {newcomer}) publishes under {self.policy.root} too: the two "
                 "overwrite each other's topics; give each bridge its own mqtt.rig (or stop one)",
             )  # fmt: skip
         if reply is not None and not self._stopping:

@@ -47,10 +47,12 @@ def build_readers(bridge: Bridge) -> list[Reader]:
     settings = bridge.settings
     readers: list[Reader] = []
     if settings.homeassistant.enabled:
-        readers.append(HomeAssistant(settings, bridge.engine, bridge.view, wake=wake))
+        engine = bridge.engine
+        readers.append(HomeAssistant(settings, bridge.view, policy=engine.policy, outbox=engine.outbox,
+                                     context=engine.context, wake=wake))
     wled = settings.lights.wled
     if wled.enabled and wled.topics:
-        readers.append(Wled(wled.topics, bridge.engine, bridge.lights, wake=wake))
+        readers.append(Wled(wled.topics, bridge.engine.outbox, bridge.lights, wake=wake))
     engine = bridge.engine
     if settings.lights.realtime:  # LED devices over UDP, fed on the datagram path (origin: the datagram's time)
         readers.append(LedRealtime.from_settings(settings, bridge.lights, lambda: engine.origin_ns, bridge.faults))

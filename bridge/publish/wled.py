@@ -17,9 +17,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from bridge.publish.engine import Message, PublishEngine
 from bridge.publish.catalog import by_path
 from bridge.publish.fieldread import MISSING, Context, FieldReader
+from bridge.publish.outbox import Message, Outbox
 from bridge.publish.topics import checked
 from bridge.state.changes import CAR_STATUS, CAR_TELEMETRY, Changes
 
@@ -39,10 +39,10 @@ class Wled:
     subscriptions: tuple[str, ...] = ()
 
     def __init__(
-        self, topics: tuple[str, ...], engine: PublishEngine, lights: Any, *, wake: Callable[[], None] = lambda: None
+        self, topics: tuple[str, ...], outbox: Outbox, lights: Any, *, wake: Callable[[], None] = lambda: None
     ) -> None:
         self.topics = tuple(checked(f"{topic}/api") for topic in topics)
-        self._engine = engine
+        self._outbox = outbox
         self._wake = wake
         self._reader = FieldReader(None, Context(None, None, lights))
 
@@ -55,7 +55,7 @@ class Wled:
     def _offer(self, frame: str) -> None:
         payload = wled_state(frame)
         for topic in self.topics:
-            self._engine.offer_message(Message(topic, payload, 0, False, "realtime"))
+            self._outbox.offer(Message(topic, payload, 0, False, "realtime"))
 
     def on_packet(self, changed: Changes) -> None:
         if FRAME_GROUPS.isdisjoint(changed.groups):

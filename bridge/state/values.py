@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol
 
+# Per-wheel values are tuples in this order, whatever the game: its writer or value table puts them so.
+WHEELS = ("rl", "rr", "fl", "fr")
+
 Accessor = Callable[[tuple, int], Any]  # (flat record values, car index) -> value
 Column = Callable[[tuple], tuple]  # flat record values -> one value per car slot
 

@@ -101,7 +101,7 @@ def test_discovery_of_a_synthetic_race_is_valid_complete_and_stable(broker: Mosq
     try:
         send_frames(bt.udp_port, race_frames(12.0), speed=3.0)
         time.sleep(1.5)  # a rate-limit turn and every rate class came round
-        bt.wait(lambda b: not b.engine.has_pending(), 10, "empty pending map")
+        bt.wait(lambda b: not b.engine.outbox.has_pending(), 10, "empty pending map")
         unset = no_values(bt)
         entity_count = bt.call(lambda: len(bt.bridge.readers[0].entities))
     finally:

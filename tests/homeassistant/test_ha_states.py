@@ -102,7 +102,7 @@ def test_home_assistant_shows_current_values_readable_names_and_unknown_after_a_
         send_frames(bt.udp_port, first + race(seed=11, track=26, seconds=1.5, offset=first[-1][0] + 0.1),
                     speed=20.0)
         time.sleep(1.5)  # a rate-limited turn
-        bt.wait(lambda b: not b.engine.has_pending(), 10, "empty pending map")
+        bt.wait(lambda b: not b.engine.outbox.has_pending(), 10, "empty pending map")
         # Home Assistant starting now (or restarting) sees only what the broker retains.
         retained = retained_snapshot(broker.port, "#", settle=1.0)
     finally:

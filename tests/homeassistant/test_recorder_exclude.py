@@ -10,7 +10,8 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 from bridge.config import default_settings
-from bridge.publish.engine import PublishEngine
+from bridge.publish.outbox import Outbox
+from bridge.publish.policy import TopicPolicy
 from bridge.publish.homeassistant import HomeAssistant
 
 
@@ -30,7 +31,7 @@ def test_recorder_exclude_lists_every_rate_limited_entity_of_the_rig(tmp_path: P
     s = default_settings()
     s = dataclasses.replace(s, mqtt=dataclasses.replace(s.mqtt, rig="rig7"), homeassistant=dataclasses.replace(
         s.homeassistant, groups=("session", "player", "lights", "bridge", "cars")))
-    ha = HomeAssistant(s, PublishEngine(s, None, None, None), None)
+    ha = HomeAssistant(s, None, policy=TopicPolicy(s), outbox=Outbox())
     limited = {ha.config(e)["default_entity_id"] for e in ha.entities if e.limited}
     facts = {ha.config(e)["default_entity_id"] for e in ha.entities if not e.limited}
     assert limited <= entities and not facts & entities

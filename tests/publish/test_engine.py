@@ -69,8 +69,8 @@ class Harness:
             self.clock.now += 10.0
             self.engine.tick()
         out = {}
-        for m in self.engine.take(10_000):
-            self.engine.sent(m)
+        for m in self.engine.outbox.take(10_000):
+            self.engine.outbox.sent(m)
             out[m.topic] = m
         return out
 
@@ -79,7 +79,7 @@ def test_realtime_player_fields_are_ready_right_after_the_telemetry_packet() -> 
     h = Harness()
     h.lap_data()
     h.telemetry(speed=250, gear=7, throttle=0.5, revLightsPercent=80, revLightsBitValue=0x0FFF)
-    realtime = {m.topic: m for m in h.engine.pending_realtime.values()}
+    realtime = {m.topic: m for m in h.engine.outbox.pending_realtime.values()}
     assert realtime[f"{ROOT}/player/throttle_pct"].payload == "50"
     assert f"{ROOT}/player/speed_kph" not in realtime  # fast class: read when its turn comes
     assert realtime[f"{ROOT}/player/gear"].payload == "7"
@@ -127,24 +127,24 @@ def test_latest_value_wins_and_the_map_stays_bounded() -> None:
         h.telemetry(throttle=n / 300, speed=n)  # nobody takes: a broker outage
         h.clock.now += 0.05
         h.engine.tick()
-    size = h.engine.pending_size()
-    topics = {m.topic for m in h.engine.take(10_000)}
+    size = h.engine.outbox.pending_size()
+    topics = {m.topic for m in h.engine.outbox.take(10_000)}
     assert size == len(topics)  # one message per topic, never a queue
     h.telemetry(throttle=0.123)
-    assert h.engine.pending_realtime[f"{ROOT}/player/throttle_pct"].payload == "12"
+    assert h.engine.outbox.pending_realtime[f"{ROOT}/player/throttle_pct"].payload == "12"
 
 
 def test_a_failed_publish_is_retried_unless_a_newer_value_waits() -> None:
     h = Harness()
     h.lap_data()
     h.telemetry(throttle=0.2)
-    message = next(m for m in h.engine.take(10_000) if m.topic.endswith("player/throttle_pct"))
-    h.engine.failed(message)
-    assert h.engine.pending_realtime[message.topic].payload == "20"
-    h.engine.take(10_000)
+    message = next(m for m in h.engine.outbox.take(10_000) if m.topic.endswith("player/throttle_pct"))
+    h.engine.outbox.failed(message)
+    assert h.engine.outbox.pending_realtime[message.topic].payload == "20"
+    h.engine.outbox.take(10_000)
     h.telemetry(throttle=0.3)
-    h.engine.failed(message)  # the old value failed after a newer one was queued
-    assert h.engine.pending_realtime[message.topic].payload == "30"
+    h.engine.outbox.failed(message)  # the old value failed after a newer one was queued
+    assert h.engine.outbox.pending_realtime[message.topic].payload == "30"
 
 
 def test_rate_classes_wait_for_their_turn() -> None:
@@ -167,7 +167,7 @@ def test_on_change_fields_are_checked_at_the_fast_rate_not_per_packet() -> None:
     h.lap_data()
     h.drain()
     h.lap_data({2: {"carPosition": 1}, 0: {"carPosition": 3}})
-    assert not any(t.endswith("/position") for t in h.engine.pending)  # nothing read per packet
+    assert not any(t.endswith("/position") for t in h.engine.outbox.pending)  # nothing read per packet
     h.clock.now += 0.11  # the fast rate (10 Hz) comes round
     h.engine.tick()
     out = {t: m.payload for t, m in h.drain(tick=False).items()}
@@ -238,7 +238,7 @@ def test_events_become_json_messages_never_retained() -> None:
                                                                  "beingOvertakenVehicleIdx": 0},
                                                   session_uid=99, frame=h.frame))
     h.engine.on_packet(changed)
-    events = [m for m in h.engine.take(10_000) if "/event/" in m.topic]
+    events = [m for m in h.engine.outbox.take(10_000) if "/event/" in m.topic]
     assert [m.topic for m in events] == [f"{ROOT}/event/FTLP", f"{ROOT}/event/OVTK"]
     body = json.loads(events[0].payload)
     assert body["code"] == "FTLP" and body["vehicle_idx"] == 2 and body["lap_time"] == pytest.approx(81.25)

@@ -90,7 +90,7 @@ def test_synthetic_race_end_to_end(broker: Mosquitto, race_capture: tuple[Path, 
 
         bt.wait(all_accounted, 20, "all datagrams received or counted as dropped")
         time.sleep(3.0)  # every rate class came round, and game/receiving went false (2 s without data)
-        bt.wait(lambda b: not b.engine.has_pending(), 10, "empty pending map")
+        bt.wait(lambda b: not b.engine.outbox.has_pending(), 10, "empty pending map")
         expected = expected_payloads(bt)
         received, drops = bt.bridge.ingest.received, dict(bt.bridge.ingest.dropped)
         laps_done = bt.call(lambda: len(bt.bridge.state.best_lap or ()))
@@ -296,7 +296,7 @@ def test_broker_outage_keeps_memory_bounded_and_sends_latest_values_after(broker
         start = time.monotonic()
         for i in range(0, len(outage), 300):
             sent += send_frames(bt.udp_port, outage[i : i + 300], speed=1.0)
-            sizes.append(bt.call(lambda: bt.bridge.engine.pending_size()))
+            sizes.append(bt.call(lambda: bt.bridge.engine.outbox.pending_size()))
         elapsed = time.monotonic() - start
         bt.wait(lambda b: sum(b.ingest.decoded.values()) - decoded_before >= sent, 5, "every datagram decoded")
         drops = dict(bt.bridge.ingest.dropped)

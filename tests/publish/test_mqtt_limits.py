@@ -13,7 +13,7 @@ import paho.mqtt.client as paho
 import pytest
 
 from bridge.games.f1.codec import build, encode
-from bridge.publish.engine import Message
+from bridge.publish.outbox import Message
 from bridge.publish.diagnosis import SHORT_SESSIONS_IN_A_ROW
 from bridge.publish.mqtt import MAX_INCOMING_BYTES, TAKEOVER_MIN_S
 from bridge.publish.wire import PublishEncoder
@@ -51,10 +51,10 @@ def test_the_brokers_maximum_packet_size_is_respected(
                 n -= 1
             fits = "x" * n
             assert encoder.size(topic, fits, qos, False) == limit
-            bt.call(lambda t=topic, p=fits, q=qos: bt.bridge.engine.offer_message(Message(t, p, q, True, "fast")))
+            bt.call(lambda t=topic, p=fits, q=qos: bt.bridge.engine.outbox.offer(Message(t, p, q, True, "fast")))
             over = f"{ROOT}/edge/o{qos}"  # same length of topic, one byte more of payload
             assert encoder.size(over, fits + "x", qos, False) == limit + 1
-            bt.call(lambda t=over, p=fits + "x", q=qos: bt.bridge.engine.offer_message(Message(t, p, q, True, "fast")))
+            bt.call(lambda t=over, p=fits + "x", q=qos: bt.bridge.engine.outbox.offer(Message(t, p, q, True, "fast")))
         bt.call(bt.bridge.link.wake)
         time.sleep(2.0)
         send_frames(bt.udp_port, [(0.0, [telemetry(10_000, 0x3F)])])

@@ -128,7 +128,7 @@ def test_a_failure_in_the_sender_is_reported_and_the_link_recovers(broker: Mosqu
     bt = BridgeThread(settings_for(broker.port)).start()
     try:
         link = bt.bridge.link
-        bt.call(lambda: fail_once(bt.bridge.engine, "take", RuntimeError("injected into the sender")))
+        bt.call(lambda: fail_once(bt.bridge.engine.outbox, "take", RuntimeError("injected into the sender")))
         send_frames(bt.udp_port, [(0.0, [rev_bits(1, 0x1F)])])
         bt.wait(lambda b: b.link.connections >= 2 and b.status.broker_connected, 10, "a new session")
         send_frames(bt.udp_port, [(0.0, [rev_bits(2, 0x3F)])])

@@ -21,7 +21,8 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from bridge.config import default_settings
-from bridge.publish.engine import Message, PublishEngine
+from bridge.publish.engine import PublishEngine
+from bridge.publish.outbox import Message
 from bridge.publish.leds import Lights
 from bridge.publish.mqtt import MqttLink
 from bridge.state.session import SessionState
@@ -88,7 +89,7 @@ def make_link(port: int = 1883) -> tuple[MqttLink, PublishEngine]:
     view = readonly(SessionState())
     status = BridgeStatus()
     engine = PublishEngine(settings, view, status, Lights(view, settings.lights))
-    return MqttLink(settings, engine, status), engine
+    return MqttLink(settings, engine.outbox, status), engine
 
 
 @pytest.mark.parametrize("accept_qos1", [0, 1, 2])
@@ -98,8 +99,8 @@ def test_a_failure_mid_slice_puts_every_untaken_message_back_in_order(accept_qos
     events = [Message(f"rigbridge/rig1/event/e{i}", str(i), 1, False, "event") for i in range(3)]
     values = [Message(f"rigbridge/rig1/player/v{i}", str(i), 0, True, "fast") for i in range(4)]
     for message in realtime + values:
-        engine.offer_message(message)
-    engine.events.extend(events)
+        engine.outbox.offer(message)
+    engine.outbox.events.extend(events)
     paho = PahoStandIn(accept_qos1)
 
     async def run() -> None:
@@ -114,8 +115,8 @@ def test_a_failure_mid_slice_puts_every_untaken_message_back_in_order(accept_qos
     assert paho.qos1 == [m.topic for m in events[:accept_qos1]]
     # ... and everything after it is back in the engine, values pending again, and the events in their order:
     # those paho took but the broker never acknowledged (at least once), the refused one, and those after it.
-    assert list(engine.events) == events
-    assert set(engine.pending) == {m.topic for m in values}
-    assert not engine.pending_realtime
+    assert list(engine.outbox.events) == events
+    assert set(engine.outbox.pending) == {m.topic for m in values}
+    assert not engine.outbox.pending_realtime
     assert link.status.publish_failures == 1 + accept_qos1  # the refused event, and those accepted but never acked
     assert link.status.publish_failures_by_reason == {"disconnected": 1 + accept_qos1}

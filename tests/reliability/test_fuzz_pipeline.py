@@ -317,10 +317,10 @@ def test_hostile_datagrams_never_raise_anywhere_in_the_pipeline(tmp_path: Path) 
             step = "homeassistant"
             ha.flush()
             step = "send"
-            for message in bridge.engine.take(10_000):
+            for message in bridge.engine.outbox.take(10_000):
                 check_payload(message.topic, message.payload, message.rate)
                 wire.encode(message.topic, message.payload, message.retain, message.expires)  # as the link sends it
-                bridge.engine.sent(message)
+                bridge.engine.outbox.sent(message)
             if sent % 5000 == 0:
                 step = "reconnect"  # what the MQTT link does after every (re)connect
                 bridge.engine.snapshot()

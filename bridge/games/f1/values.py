@@ -21,8 +21,7 @@ MOTION, SESSION, LAP_DATA, EVENT, PARTICIPANTS, CAR_SETUPS, CAR_TELEMETRY, CAR_S
 FINAL_CLASSIFICATION, LOBBY_INFO, CAR_DAMAGE, SESSION_HISTORY, TYRE_SETS, MOTION_EX = range(8, 14)
 TIME_TRIAL, LAP_POSITIONS, CAR_TELEMETRY_2 = 14, 15, 16
 
-# Wheel arrays are ordered RL, RR, FL, FR in every format.
-WHEELS = ("rl", "rr", "fl", "fr")
+# Wheel arrays are ordered RL, RR, FL, FR in every format: the state's order (`values.WHEELS`).
 
 
 @dataclass(frozen=True)
