@@ -7,7 +7,7 @@ flag and the final classification):
 * `decode`                  `packet = decode(d)`, the failure check the pipeline does (`if not packet`);
 * `decode+writer`           the same, then `process_packet(state, packet)`: the writer folding the packet into
                             one `SessionState` (fresh for every pass over the race);
-* `decode+writer+engine`    the same, then `PublishEngine.on_packet(changed)` for every packet that changed
+* `decode+writer+engine`    the same, then `PublishEngine.on_change(changed)` for every packet that changed
                             something, `tick()` whenever a rate class is due (the engine's clock follows the
                             race's own frame times) and, after each frame, `take()` of everything pending with
                             `sent()` for every message, as if the broker had confirmed it; no network. Info row.
@@ -148,7 +148,7 @@ class Pass:
 
     def decode_writer_engine(self, frames: Frames) -> None:
         state, engine = self.engine_state, self.engine
-        on_packet, take, sent = engine.on_packet, engine.outbox.take, engine.outbox.sent
+        on_change, take, sent = engine.on_change, engine.outbox.take, engine.outbox.sent
         failed = messages = 0
         for t, datagrams in frames:
             self.now = t
@@ -159,7 +159,7 @@ class Pass:
                     continue
                 changed = process_packet(state, packet)
                 if changed:
-                    on_packet(changed)
+                    on_change(changed)
             if t >= engine.next_due():
                 engine.tick()
             while engine.outbox.has_pending():

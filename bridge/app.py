@@ -1,16 +1,19 @@
-"""The pipeline, built from the settings: UDP in, decode, the single writer, and the readers.
+"""The pipeline, built from the settings: UDP in, decode, the single writer, and the output services.
 
-    receiver -> forward (raw) -> decode -> process_packet (the writer) -> engine.on_packet (what to publish)
-             -> MQTT link (network), metrics collector, Home Assistant, LEDs
+    receiver -> forward (raw) -> decode -> the running game's writer -> Changes
+             -> every service's on_change (MQTT topics, Home Assistant, WLED, realtime LEDs, metrics)
+             -> outbox -> MQTT link (network)
 
 Everything runs on one event loop. The datagram handler is synchronous end to end: decode, write the state,
-let the engine pick realtime values, wake the sender; no await, no I/O. The MQTT link, the rate-class ticker,
+let each service take what changed, wake the link; no await, no I/O. The MQTT link, the services' own tasks,
 the UDP watchdog, the stats logger and the faults log writer are their own tasks. SIGINT/SIGTERM drain the
 pending values, publish `offline` and exit 0; SIGHUP reloads the forwarding targets.
 
-Nothing fails silently and nothing dies of one failure: an exception in a stage of the datagram handler, in a
-reader or in a task goes to `self.faults` (counted by where and type, logged once with its traceback, then once a
-minute), the datagram is given up or the task restarted (`supervise`), and the bridge goes on.
+The outputs are listed once, in SERVICES below; each is built from explicit dependencies (`Deps`), started
+and closed alike by `run`. Nothing fails silently and nothing dies of one failure: an exception in a stage of the
+datagram handler, in a service or in a task goes to `self.faults` (counted by where and type, logged once with
+its traceback, then once a minute), the datagram is given up or the task restarted (`supervise`), and the bridge
+goes on.
 """
 
 from __future__ import annotations
@@ -33,10 +36,16 @@ from bridge.ingest.recorder import PipelineRecorder
 from bridge.ingest.stats import HANDLER_ERROR, IngestStats
 from bridge.ingest.udp import UdpReceiver
 from bridge.publish.engine import PublishEngine
+from bridge.publish.fieldread import Context
+from bridge.publish.homeassistant import HomeAssistant
+from bridge.publish.led_realtime import LedRealtime
 from bridge.publish.leds import Lights
 from bridge.publish.metrics import MetricsExporter
 from bridge.publish.mqtt import MqttLink
-from bridge.publish.readers import build_readers, reader_stage
+from bridge.publish.outbox import Outbox
+from bridge.publish.policy import TopicPolicy
+from bridge.publish.service import DatagramTime, Deps, Factory, Service, service_stage
+from bridge.publish.wled import Wled
 from bridge.state.changes import BRIDGE, GAME, Changes
 from bridge.state.session import SessionState
 from bridge.state.view import readonly
@@ -44,6 +53,16 @@ from bridge.status import BridgeStatus
 from bridge.supervise import supervise
 
 log = logging.getLogger("rigbridge")
+
+# The output services, in the order they see each change and are started (closed in reverse). One line each: the
+# factory returns None when the service's settings section leaves it off.
+SERVICES: tuple[Factory, ...] = (
+    PublishEngine.from_deps,  # "mqtt": the catalogue's topics (always on)
+    HomeAssistant.from_deps,  # "homeassistant": discovery and rate-limited states
+    Wled.from_deps,  # "wled": the LED frame over WLED's MQTT JSON API
+    LedRealtime.from_deps,  # "led_realtime": the LED frame over UDP, on the datagram path
+    MetricsExporter.from_deps,  # "metrics": the Prometheus endpoint (after led_realtime, whose stats it shows)
+)
 
 SUMMARY_INTERVAL_S = 60.0
 WATCHDOG_INTERVAL_S = 0.25
@@ -63,24 +82,25 @@ class Bridge:
         self.status = BridgeStatus()
         self.ingest = IngestStats()
         self.lights = Lights(self.view, settings.lights)
-        self.engine = PublishEngine(settings, self.view, self.status, self.lights)
-        self.readers = build_readers(self)
-        self._reader_stages = [(reader_stage(r), r) for r in self.readers]  # (fault name, reader)
+        self.outbox = Outbox()
+        self.datagram_time = DatagramTime()
+        self.services = self._build_services(settings)
+        self.engine: PublishEngine = self.services["mqtt"]
+        self._stages = [(service_stage(s), s) for s in self.services.values()]  # (fault name, service)
+        mqtt_facing = [s for s in self.services.values() if hasattr(s, "on_connect")]
         self.link = MqttLink(
             settings,
-            self.engine.outbox,
+            self.outbox,
             self.status,
-            policy=self.engine.policy,
+            policy=self.deps.policy,
             on_connect=self._on_connect,
             on_message=self._on_message,
-            subscriptions=tuple(t for r in self.readers for t in r.subscriptions),
+            subscriptions=tuple(t for s in mqtt_facing for t in s.subscriptions),
             faults=self.faults,
         )
         # Always there, even with no targets, so a SIGHUP can add some.
         self.forwarder = Forwarder(settings.udp.forward, self.ingest, faults=self.faults)
         self.receiver = UdpReceiver(settings.udp, self.on_datagram, self.ingest, self.forwarder, faults=self.faults)
-        # Prometheus endpoint; `self.metrics.port` is the bound port once running (metrics.port 0: any free one).
-        self.metrics = MetricsExporter(self) if settings.metrics.enabled else None
         self.stopping = asyncio.Event()
         self.recorder = PipelineRecorder(settings.udp.record) if settings.udp.record else None
         # The running game: the first game whose signature a datagram matches, followed until the bridge stops
@@ -90,6 +110,37 @@ class Bridge:
         self.process: Callable[[SessionState, Any], Changes] = LIVE[0].process  # type: ignore[assignment]
         if chosen is not None:
             self.start_game(chosen)
+
+    def _build_services(self, settings: Settings) -> dict[str, Any]:
+        services: dict[str, Any] = {}
+        self.deps = Deps(
+            settings=settings,
+            view=self.view,
+            context=Context(self.view, self.status, self.lights),
+            outbox=self.outbox,
+            policy=TopicPolicy(settings),
+            wake=self._wake,
+            faults=self.faults,
+            datagram_time=self.datagram_time,
+            counters=self.ingest,
+            service=services.get,
+        )
+        for factory in SERVICES:
+            service = factory(self.deps)
+            if service is not None:
+                services[service.name] = service
+        return services
+
+    def _wake(self) -> None:
+        """Services publish outside the packet path too (timers, subscriptions): wake the link."""
+        link = getattr(self, "link", None)  # built after the services, which do not wake it while being built
+        if link is not None:
+            link.wake()
+
+    @property
+    def metrics(self) -> MetricsExporter | None:
+        """The Prometheus endpoint; `.port` is the bound port once running (metrics.port 0: any free one)."""
+        return self.services.get("metrics")
 
     def start_game(self, game: Game) -> None:
         """Follow `game`: its decoder and its writer from now on."""
@@ -128,13 +179,11 @@ class Bridge:
             stage = "writer"
             changed = self.process(self.state, packet)
             if changed:
-                self.engine.origin_ns = t_ns
-                stage = "engine"
-                self.engine.on_packet(changed)
-                for stage, reader in self._reader_stages:
-                    reader.on_packet(changed)
-                stage = "engine"
-                if self.engine.outbox.has_pending():
+                self.datagram_time.ns = t_ns
+                for stage, service in self._stages:
+                    service.on_change(changed)
+                stage = "outbox"
+                if self.outbox.has_pending():
                     self.link.wake()
         except Exception as exc:  # noqa: BLE001 - reported by stage; one bad datagram must not stop the others
             self._datagram_failed(stage, exc, data)
@@ -146,33 +195,26 @@ class Bridge:
                                       f"(the bridge goes on with the next one): {exc!r}")
 
     async def _on_connect(self, client: object) -> None:
-        self.engine.on_connect()
-        for stage, reader in self._reader_stages:
+        for stage, service in self._stages:
+            on_connect = getattr(service, "on_connect", None)
+            if on_connect is None:
+                continue
             try:
-                reader.on_connect()
-            except Exception as exc:  # noqa: BLE001 - one reader's bug must not cost the connection
+                on_connect()
+            except Exception as exc:  # noqa: BLE001 - one service's bug must not cost the connection
                 self.faults.error(stage, exc, f"{stage} failed after connecting (the bridge goes on): {exc!r}")
 
     def _on_message(self, message: object) -> None:
         topic, payload = str(message.topic), message.payload  # type: ignore[attr-defined]
         data = payload if isinstance(payload, bytes) else str(payload).encode()
-        for stage, reader in self._reader_stages:
-            if any(topic == t for t in reader.subscriptions):
+        for stage, service in self._stages:
+            if any(topic == t for t in getattr(service, "subscriptions", ())):
                 try:
-                    reader.on_message(topic, data)
+                    service.on_message(topic, data)
                 except Exception as exc:  # noqa: BLE001 - a bad message must not cost the connection
                     self.faults.error(stage, exc, f"{stage} failed on a message on {topic} (ignored): {exc!r}")
 
     # ------------------------------------------------------------------------------------------ tasks
-
-    async def _ticker(self) -> None:
-        """Rate classes: read what is due, then wake the sender."""
-        while True:
-            delay = max(0.0, self.engine.next_due() - time.monotonic())
-            await asyncio.sleep(min(delay, 0.1))
-            self.engine.tick()
-            if self.engine.outbox.has_pending():
-                self.link.wake()
 
     async def _watchdog(self) -> None:
         """`game/receiving` goes false when no datagram arrived for `udp.receive_timeout_s`."""
@@ -202,7 +244,7 @@ class Bridge:
             self.status.packets_per_s = float(received - last_received)
             self.status.messages_per_s = float(published - last_published)
             self.status.dropped_total = self.ingest.dropped_total
-            self.status.pending = self.engine.outbox.pending_size()
+            self.status.pending = self.outbox.pending_size()
             last_received, last_published = received, published
             self.engine.mark(BRIDGE)
             now = time.monotonic()
@@ -217,8 +259,9 @@ class Bridge:
             self.faults.flush()
 
     def tasks(self) -> dict[str, Callable[[], Awaitable[None]]]:
-        """The long-lived tasks beside the MQTT link, by name; each runs under `supervise`."""
-        return {"ticker": self._ticker, "watchdog": self._watchdog, "rates": self._rates, "faults": self._flush_faults}
+        """The bridge's own long-lived tasks beside the MQTT link and the services', by name; each runs under
+        `supervise`."""
+        return {"watchdog": self._watchdog, "rates": self._rates, "faults": self._flush_faults}
 
     def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
         """What escaped a timer or callback (a reader's timer, a library's callback) goes to `faults` too."""
@@ -277,6 +320,15 @@ class Bridge:
 
         self.forwarder.reload_in_thread(read_targets, done)
 
+    async def _close_services(self, services: list[Service]) -> None:
+        """Close in reverse order of starting; a failure is reported under the service's name and the rest close."""
+        for service in reversed(services):
+            try:
+                await service.close()
+            except Exception as exc:  # noqa: BLE001 - one service's failure must not keep the others open
+                stage = service_stage(service)
+                self.faults.error(stage, exc, f"{stage} failed to close (the others close anyway): {exc!r}")
+
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -285,12 +337,15 @@ class Bridge:
         with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
             loop.add_signal_handler(signal.SIGHUP, self.reload)
         await self.receiver.start()
-        if self.metrics is not None:
-            try:
-                self.metrics.start()
-            except BaseException:
-                self.receiver.close()
-                raise
+        started: list[Service] = []
+        try:
+            for service in self.services.values():
+                await service.start()
+                started.append(service)
+        except BaseException:  # a service that cannot start (the metrics port taken) stops the bridge at start
+            await self._close_services(started)
+            self.receiver.close()
+            raise
         host, port = self.receiver.address
         log.info("listening for F1 telemetry on %s:%s; %s", host, port, self.settings.summary())
         # Everything built so far lives as long as the process: keep it out of the collector's full passes,
@@ -311,8 +366,7 @@ class Bridge:
                 self.forwarder.close()
             if self.recorder is not None:
                 self.recorder.close()
-            if self.metrics is not None:
-                await self.metrics.close()
+            await self._close_services(list(self.services.values()))
             loop.set_exception_handler(previous_handler)
             self.faults.flush()
 

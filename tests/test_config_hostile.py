@@ -372,7 +372,7 @@ def test_base_topic_at_the_limit_builds_home_assistant_discovery(tmp_path: Path)
     path.write_text(text.format(base="b" * fits, groups=groups), encoding="utf-8")
     settings = load_settings(path, env=NO_ENV)
     bridge = Bridge(settings)  # builds every discovery and state topic, each through topics.checked()
-    (ha,) = (r for r in bridge.readers if isinstance(r, HomeAssistant))
+    ha = bridge.services["homeassistant"]
     # cars appear with the game's data; build the last car slot's entities as that would
     entities = ha.entities + [ha._entity(f, meta, 23) for f, meta in ha._car_fields]
     longest = max(len(topic) for e in entities for topic in (e.state_topic, e.config_topic))

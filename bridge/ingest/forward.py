@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import ipaddress
 import socket
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -31,28 +30,25 @@ from dataclasses import dataclass
 
 from bridge.faults import Faults
 from bridge.ingest.stats import IngestStats
-from bridge.ingest.targets import (
+from bridge.net import (  # RETRY_S, format_hostport and resolve_target named here for forwarding's callers
     MAX_FORWARD_TARGETS,
+    RETRY_S,
     IPAddress,
+    format_hostport,
     local_addresses,
     loop_message,
     plain_address,
     reaches_own_socket,
+    resolve_target,
 )
 
 __all__ = ["RETRY_S", "ForwardTarget", "Forwarder", "format_hostport", "resolve_target"]
 
 WHERE = "forward"  # the Faults stage
-RETRY_S = 30.0  # unresolvable targets are resolved again this often
-
 # We never read from the forwarding sockets; keep whatever a target might send back from piling up.
 _SMALL_RCVBUF = 4096
 
 Resolved = tuple[str, int, "tuple[int, tuple] | OSError"]  # host, port, (family, sockaddr) or the failure
-
-
-def format_hostport(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,26 +61,6 @@ class ForwardTarget:
     @property
     def label(self) -> str:
         return format_hostport(self.host, self.port)
-
-
-def resolve_target(host: str, port: int) -> tuple[int, tuple]:
-    """(family, sockaddr) for a target; IP literals skip the resolver. Raises OSError (socket.gaierror)."""
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM, proto=socket.IPPROTO_UDP)
-        except ValueError as exc:  # a label the IDNA codec refuses (too long, empty), a NUL character
-            raise socket.gaierror(f"not a valid host name: {exc}") from None
-        if not infos:
-            raise socket.gaierror(f"no address for {host}") from None
-        # Prefer IPv4 when both exist: loopback names and dual-stack hosts answer on it more often.
-        infos.sort(key=lambda info: info[0] != socket.AF_INET)
-        family, _, _, _, sockaddr = infos[0]
-        return family, sockaddr
-    if ip.version == 4:
-        return socket.AF_INET, (str(ip), port)
-    return socket.AF_INET6, (str(ip), port, 0, 0)
 
 
 def _resolve_all(targets: Iterable[tuple[str, int]]) -> list[Resolved]:

@@ -10,18 +10,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-# Why a game's decoder refused a datagram: the reasons of every game's `decode()`, a fixed vocabulary so that
-# counters by reason stay bounded (tests/games/test_registry.py holds each game's reasons to it).
-DECODE_REASONS = (
-    "too_short", "unknown_format", "unknown_packet_id", "wrong_size", "bad_event", "bad_race_flag", "bad_magic",
-    "implausible",
-)  # fmt: skip
+# The drop reasons (a fixed vocabulary, shared with the metrics), named here for ingest's callers.
+from bridge.drops import DECODE_REASONS, HANDLER_ERROR, KERNEL_OVERFLOW, NOT_ALLOWED, OTHER_SOURCE
 
-# Drop reasons the ingest layer uses itself.
-NOT_ALLOWED = "not_allowed"  # source address outside udp.allow_from
-KERNEL_OVERFLOW = "kernel_overflow"  # the kernel dropped datagrams for our socket (receive buffer full)
-HANDLER_ERROR = "handler_error"  # the datagram handler raised; the receiver kept going
-OTHER_SOURCE = "other_source"  # a second sender while the bridge follows another (one source at a time)
+__all__ = ["DECODE_REASONS", "HANDLER_ERROR", "KERNEL_OVERFLOW", "NOT_ALLOWED", "OTHER_SOURCE", "IngestStats"]
 
 
 @dataclass(eq=False)

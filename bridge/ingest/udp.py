@@ -41,6 +41,7 @@ from bridge.faults import Faults
 from bridge.ingest.forward import Forwarder, format_hostport
 from bridge.ingest.stats import HANDLER_ERROR, NOT_ALLOWED, OTHER_SOURCE, IngestStats
 from bridge.ingest.targets import plain_address
+from bridge.net import PortInUseError  # raised here, named here for the receiver's callers
 
 __all__ = ["PortInUseError", "UdpReceiver", "find_port_holder", "read_kernel_drops"]
 
@@ -51,17 +52,6 @@ _ALLOW_CACHE_MAX = 1024  # source addresses whose allow-list verdict is remember
 RECEIVE_BUFFER = 65536  # the largest UDP datagram fits, so an oversized one is seen whole and dropped by size
 MAX_PER_WAKEUP = 64  # datagrams read per wake-up before giving the loop back
 _WARNED_SOURCES_MAX = 64  # other senders already warned about; past this, drops are counted, warnings summarised
-
-
-class PortInUseError(OSError):
-    """The UDP port is taken by another socket; the message names the port and, when known, the program."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(errno.EADDRINUSE, message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
 
 
 class UdpReceiver:

@@ -10,18 +10,23 @@ the cars that changed. A value goes to the outbox only when it differs from what
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.faults import Faults
 from bridge.jsontext import json_text
 from bridge.publish.catalog import CATALOG, EVENT_TOPIC, Field
 from bridge.publish.fieldread import Context, FieldReader
 from bridge.publish.outbox import Message, Outbox
 from bridge.publish.policy import TIMED_RATES, TopicPolicy
+from bridge.publish.service import DatagramTime, Deps
 from bridge.publish.topics import join, segment
+from bridge.supervise import supervise
 from bridge.state.changes import ACTIVE, EVENTS, RESET, Changes
 
 IMMEDIATE = ("realtime",)  # read right after the packet that changed them
@@ -54,13 +59,22 @@ class PublishEngine:
         *,
         policy: TopicPolicy | None = None,
         outbox: Outbox | None = None,
+        datagram_time: DatagramTime | None = None,
+        wake: Callable[[], None] = lambda: None,
+        faults: Faults | None = None,
         clock: Callable[[], float] = time.monotonic,
         catalog: Iterable[Field] = CATALOG,
     ) -> None:
         """`settings`: the bridge's (its `mqtt` and `publish` sections, when no `policy` is given); `state`: the
-        read-only view; `status` and `lights`: what bridge and lights fields read."""
+        read-only view; `status` and `lights`: what bridge and lights fields read; `datagram_time`: the receive
+        time of the datagram being handled (latency of realtime values); `wake`: called when the rate-class
+        ticker left something in the outbox."""
         self.policy = policy if policy is not None else TopicPolicy(settings)
         self.outbox = outbox if outbox is not None else Outbox()
+        self.datagram_time = datagram_time if datagram_time is not None else DatagramTime()
+        self._wake = wake
+        self._faults = faults if faults is not None else Faults()
+        self._task: asyncio.Task[None] | None = None
         self.root = self.policy.root
         self._periods = self.policy.periods
         self._clock = clock
@@ -74,9 +88,40 @@ class PublishEngine:
         self._dirty_cars: dict[str, set[tuple[int, str]]] = {rate: set() for rate in TIMED}
         self._due = {rate: 0.0 for rate in TIMED}
         self._event_cursor = 0
-        self.origin_ns = 0  # set by the pipeline before on_packet()
         self._published_cars: set[int] = set()
         self._player_index = -1
+
+    @classmethod
+    def from_deps(cls, deps: Deps) -> PublishEngine:
+        return cls(deps.settings, deps.view, deps.status, deps.lights, policy=deps.policy, outbox=deps.outbox,
+                   datagram_time=deps.datagram_time, wake=deps.wake, faults=deps.faults)
+
+    # ------------------------------------------------------------------------------------------ service
+
+    subscriptions: tuple[str, ...] = ()
+
+    async def start(self) -> None:
+        """The rate-class ticker, supervised: it reads what comes due and wakes the link."""
+        self._task = asyncio.get_running_loop().create_task(
+            supervise("ticker", self._ticker, self._faults), name="rigbridge-ticker")
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _ticker(self) -> None:
+        while True:
+            delay = max(0.0, self.next_due() - self._clock())
+            await asyncio.sleep(min(delay, 0.1))
+            self.tick()
+            if self.outbox.has_pending():
+                self._wake()
+
+    def on_message(self, topic: str, payload: bytes) -> None:
+        pass
 
     # ------------------------------------------------------------------------------------------ set-up
 
@@ -129,7 +174,7 @@ class PublishEngine:
             ):
                 outbox.withdraw(topic, f.rate == "realtime")  # back to what the broker has: nothing to send
                 return
-        outbox.offer(Message(topic, payload, b.qos, f.retain, f.rate, numeric, b.expires, self.origin_ns))
+        outbox.offer(Message(topic, payload, b.qos, f.retain, f.rate, numeric, b.expires, self.datagram_time.ns))
 
     def _read(self, bound: list[_Bound], cars: Iterable[int] | None = None) -> None:
         ctx = self.context
@@ -153,7 +198,7 @@ class PublishEngine:
             elif cars is None:
                 self._offer(b, ctx, None)
 
-    def on_packet(self, changed: Changes) -> None:
+    def on_change(self, changed: Changes) -> None:
         """Called after the writer processed a packet: read what must go out now, remember the rest."""
         groups = changed.groups
         reset = RESET in groups
@@ -203,7 +248,7 @@ class PublishEngine:
 
     def mark(self, group: str) -> None:
         """Something outside the session state changed (bridge status, receiving flag)."""
-        self.on_packet(Changes.of(group))
+        self.on_change(Changes.of(group))
 
     def tick(self) -> None:
         """Read the fields of every rate class that is due, for the groups that changed since its last turn."""

@@ -55,7 +55,8 @@ from bridge.publish.catalog import CATALOG, FLAGS, Field, Ha
 from bridge.publish.fieldread import Context, FieldReader
 from bridge.publish.outbox import Message, Outbox
 from bridge.publish.policy import TopicPolicy
-from bridge.publish.topics import checked, segment
+from bridge.publish.service import Deps
+from bridge.publish.topics import checked
 from bridge.state.changes import ACTIVE, EVENTS, RESET, Changes
 from bridge.state.session import seconds_to_ms
 
@@ -166,8 +167,26 @@ def ha_slug(text: str) -> str:
 
 
 class HomeAssistant:
-    """The discovery reader: configs on connect and on Home Assistant's birth message, rate-limited states,
+    """The discovery service: configs on connect and on Home Assistant's birth message, rate-limited states,
     event entities."""
+
+    name = "homeassistant"
+
+    @classmethod
+    def from_deps(cls, deps: Deps) -> HomeAssistant | None:
+        if not deps.settings.homeassistant.enabled:
+            return None
+        return cls(deps.settings, deps.view, policy=deps.policy, outbox=deps.outbox, context=deps.context,
+                   wake=deps.wake)
+
+    async def start(self) -> None:
+        pass  # everything starts with the connection (`on_connect`)
+
+    async def close(self) -> None:
+        for timer in (self._timer, self._republish):
+            if timer is not None:
+                timer.cancel()
+        self._timer = self._republish = None
 
     def __init__(
         self,
@@ -304,7 +323,7 @@ class HomeAssistant:
         return [self._entity(f, ha, car) for f, ha in self._car_fields if self._wanted(f, f.topic(car))]
 
     @staticmethod
-    def name(e: Entity) -> str:
+    def display_name(e: Entity) -> str:
         """The entity's name: the catalogue's, or one made from the topic path; per car, `Car <index> ...`."""
         if e.ha.name is None:
             return entity_name(e.relative)
@@ -319,7 +338,7 @@ class HomeAssistant:
         object_id = e.relative.replace("/", "_")
         entity_id = _ENTITY_ID_UNSAFE.sub("_", f"rigbridge_{self._rig}_{object_id}".lower())
         config: dict[str, Any] = {
-            "name": self.name(e),
+            "name": self.display_name(e),
             "unique_id": f"rigbridge_{self._rig}_{object_id}",
             "default_entity_id": f"{ha.component}.{entity_id}",
             "state_topic": e.state_topic,
@@ -575,7 +594,7 @@ class HomeAssistant:
             self._outbox.offer(Message(topic, "", 1, True, "discovery"))
         self.publish_discovery()
 
-    def on_packet(self, changed: Changes) -> None:
+    def on_change(self, changed: Changes) -> None:
         groups = changed.groups
         reset = RESET in groups
         if reset and self._view.game != self._game:

@@ -18,15 +18,16 @@ resolved once, at start, not per frame); a full send buffer drops the frame, and
 device and reason and reported to `Faults`. A device that resolves to the bridge's own UDP port is refused, as
 `check-config` refuses it; one whose name does not resolve yet is tried again every 30 s in a worker thread.
 
-Dependencies are explicit (the devices, `Lights`, where datagram times come from, the silence timeout, a clock,
-`Faults`), so this is an output service in all but name. The reader protocol has no start or close yet, so the
-first frame starts the keep-alive task (supervised), and the task's end closes the output: asyncio cancels it
-when the bridge's `run` returns and the loop ends (SIGINT, SIGTERM), and its done callback sends the all-off.
+An output service (`bridge/publish/service.py`) with explicit dependencies (the devices, `Lights`, where datagram
+times come from, the silence timeout, a clock, `Faults`): `start` starts the keep-alive task (supervised; used
+directly, the first frame does), and the task's end closes the output, whether `close` cancels it or the loop
+ends (SIGINT, SIGTERM): its done callback sends the all-off.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import socket
 import time
@@ -37,10 +38,10 @@ from typing import Any
 
 from bridge.config import RealtimeDevice, Settings, realtime_loop_message
 from bridge.faults import Faults
-from bridge.ingest.forward import RETRY_S, resolve_target
-from bridge.ingest.targets import self_loop_problems
+from bridge.net import RETRY_S, resolve_target, self_loop_problems
 from bridge.publish.ddp import ddp_frame
 from bridge.publish.fieldread import Context, FieldReader
+from bridge.publish.service import Deps
 from bridge.publish.wled_udp import dnrgb, drgb, warls
 from bridge.state.changes import CAR_STATUS, CAR_TELEMETRY, EVENTS, RESET, SESSION, Changes
 from bridge.status import Histogram
@@ -143,7 +144,14 @@ class _Device:
 class LedRealtime:
     """The LED frame to realtime UDP devices: change-only, kept alive, dark when the game or the bridge stops."""
 
-    subscriptions: tuple[str, ...] = ()
+    name = "led_realtime"
+
+    @classmethod
+    def from_deps(cls, deps: Deps) -> LedRealtime | None:
+        """On when `lights.realtime` lists devices; fed on the datagram path (origin: the datagram's time)."""
+        if not deps.settings.lights.realtime:
+            return None
+        return cls.from_settings(deps.settings, deps.lights, deps.datagram_time, deps.faults)
 
     def __init__(
         self,
@@ -239,7 +247,7 @@ class LedRealtime:
 
     # ------------------------------------------------------------------------------------------ the datagram path
 
-    def on_packet(self, changed: Changes) -> None:
+    def on_change(self, changed: Changes) -> None:
         self._last_packet_ns = self._origin_ns()
         if FRAME_GROUPS.isdisjoint(changed.groups):
             return
@@ -253,16 +261,7 @@ class LedRealtime:
         self._send(current)
         self.stats.latency.observe((self._clock_ns() - self._last_packet_ns) / 1e9)
         if self._task is None:
-            keep_alive = supervise(WHERE, self._keep_alive, self.faults)
-            self._task = asyncio.get_running_loop().create_task(keep_alive, name="rigbridge-leds")
-            # A done callback, not a `finally`: it runs even when the task is cancelled before it ever started.
-            self._task.add_done_callback(lambda _: self.close())
-
-    def on_connect(self) -> None:
-        pass
-
-    def on_message(self, topic: str, payload: bytes) -> None:
-        pass
+            self._start_task()
 
     def _send(self, current: tuple[str, str]) -> None:
         frame, flag = current
@@ -319,7 +318,27 @@ class LedRealtime:
                 retry_at = loop.time() + self._retry_s
                 await self._retry_unresolved()
 
-    def close(self) -> None:
+    async def start(self) -> None:
+        """The keep-alive task (supervised); without `start` (direct use) the first frame starts it."""
+        self._start_task()
+
+    async def close(self) -> None:
+        """The keep-alive task stopped, every device dark, the sockets closed."""
+        task = self._task
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.shutdown()
+
+    def _start_task(self) -> None:
+        if self._task is None:
+            keep_alive = supervise(WHERE, self._keep_alive, self.faults)
+            self._task = asyncio.get_running_loop().create_task(keep_alive, name="rigbridge-leds")
+            # A done callback, not a `finally`: it runs even when the task is cancelled before it ever started.
+            self._task.add_done_callback(lambda _: self.shutdown())
+
+    def shutdown(self) -> None:
         """All off, then the sockets closed: the bridge is stopping."""
         self.all_off()
         for device in self._devices:

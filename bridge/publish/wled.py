@@ -20,6 +20,7 @@ from typing import Any
 from bridge.publish.catalog import by_path
 from bridge.publish.fieldread import MISSING, Context, FieldReader
 from bridge.publish.outbox import Message, Outbox
+from bridge.publish.service import Deps
 from bridge.publish.topics import checked
 from bridge.state.changes import CAR_STATUS, CAR_TELEMETRY, Changes
 
@@ -36,7 +37,22 @@ def wled_state(frame: str) -> str:
 class Wled:
     """The LED frame to WLED devices, change-only."""
 
+    name = "wled"
     subscriptions: tuple[str, ...] = ()
+
+    @classmethod
+    def from_deps(cls, deps: Deps) -> Wled | None:
+        """On with `lights.wled.enabled` and at least one device topic."""
+        wled = deps.settings.lights.wled
+        if not (wled.enabled and wled.topics):
+            return None
+        return cls(wled.topics, deps.outbox, deps.lights, wake=deps.wake)
+
+    async def start(self) -> None:
+        pass  # nothing of its own to run: it offers frames to the outbox
+
+    async def close(self) -> None:
+        pass
 
     def __init__(
         self, topics: tuple[str, ...], outbox: Outbox, lights: Any, *, wake: Callable[[], None] = lambda: None
@@ -57,7 +73,7 @@ class Wled:
         for topic in self.topics:
             self._outbox.offer(Message(topic, payload, 0, False, "realtime"))
 
-    def on_packet(self, changed: Changes) -> None:
+    def on_change(self, changed: Changes) -> None:
         if FRAME_GROUPS.isdisjoint(changed.groups):
             return
         frame = self._reader.read(LEDS)

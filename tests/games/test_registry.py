@@ -134,15 +134,41 @@ def test_every_live_game_has_a_writer_a_value_table_and_counted_drop_reasons() -
         assert set(reasons) <= set(DECODE_REASONS), game.key  # the metrics' reason labels stay bounded
 
 
-def test_state_publish_and_ingest_import_nothing_from_the_games() -> None:
+def _imports(path: Path) -> list[str]:
+    """Every module a file imports, TYPE_CHECKING blocks and function bodies included."""
     import ast
 
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names.append(node.module or "")
+    return names
+
+
+# Who may not import whom: state, publish and ingest know no game; the outputs (publish) know neither the app
+# that wires them nor ingest (shared network helpers live in bridge/net.py, drop reasons in bridge/drops.py).
+FORBIDDEN = {
+    "state": ("bridge.games", "bridge.app", "bridge.publish", "bridge.ingest"),
+    "publish": ("bridge.games", "bridge.app", "bridge.ingest"),
+    "ingest": ("bridge.games", "bridge.app", "bridge.publish"),
+}
+
+
+def test_state_publish_and_ingest_import_nothing_from_the_games() -> None:
     root = Path(__file__).resolve().parents[2] / "bridge"
     offenders = []
-    for package in ("state", "publish", "ingest"):
-        for path in sorted((root / package).glob("*.py")):
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                    [node.module or ""] if isinstance(node, ast.ImportFrom) else []
-                offenders += [f"{package}/{path.name}: {n}" for n in names if n.startswith("bridge.games")]
+    for package, forbidden in FORBIDDEN.items():
+        files = sorted((root / package).rglob("*.py"))
+        assert files, package
+        for path in files:
+            offenders += [f"{path.relative_to(root)}: {n}" for n in _imports(path)
+                          if n == "bridge.app" or n.startswith(tuple(f + "." for f in forbidden)) or n in forbidden]
     assert offenders == []
+
+
+def test_the_import_rule_catches_an_import_of_the_app(tmp_path: Path) -> None:
+    bad = tmp_path / "output.py"
+    bad.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from bridge.app import Bridge\n")
+    assert "bridge.app" in _imports(bad)

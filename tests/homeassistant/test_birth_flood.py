@@ -47,7 +47,7 @@ def test_a_flood_of_online_gives_one_discovery_round_and_costs_little_cpu(broker
     sub = Subscriber(broker.port, "homeassistant/#").start()
     bt = BridgeThread(settings_for(broker.port)).start()
     try:
-        topics = bt.call(lambda: [e.config_topic for e in bt.bridge.readers[0].entities])
+        topics = bt.call(lambda: [e.config_topic for e in bt.bridge.services["homeassistant"].entities])
         probe = topics[0]
         sub.wait_for(lambda ms: {m.topic for m in ms} >= set(topics), 10, "the configs published on connect")
         mark = len(sub.snapshot())

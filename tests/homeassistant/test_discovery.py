@@ -90,7 +90,7 @@ def no_values(bt: BridgeThread) -> set[str]:
 
     def read() -> set[str]:
         reader = FieldReader(bt.bridge.view, bt.bridge.engine.context)
-        return {e.state_topic for e in bt.bridge.readers[0].entities if reader.render(e.field, e.car) is None}
+        return {e.state_topic for e in bt.bridge.services["homeassistant"].entities if reader.render(e.field, e.car) is None}
 
     return bt.call(read)
 
@@ -103,7 +103,7 @@ def test_discovery_of_a_synthetic_race_is_valid_complete_and_stable(broker: Mosq
         time.sleep(1.5)  # a rate-limit turn and every rate class came round
         bt.wait(lambda b: not b.engine.outbox.has_pending(), 10, "empty pending map")
         unset = no_values(bt)
-        entity_count = bt.call(lambda: len(bt.bridge.readers[0].entities))
+        entity_count = bt.call(lambda: len(bt.bridge.services["homeassistant"].entities))
     finally:
         bt.stop()
         sub.stop()
@@ -195,7 +195,7 @@ def test_home_assistant_birth_message_republishes_every_config(broker: Mosquitto
     sub = Subscriber(broker.port, "homeassistant/#").start()
     bt = BridgeThread(ha_settings(broker.port)).start()
     try:
-        expected = bt.call(lambda: {e.config_topic for e in bt.bridge.readers[0].entities})
+        expected = bt.call(lambda: {e.config_topic for e in bt.bridge.services["homeassistant"].entities})
         sub.wait_for(lambda ms: {m.topic for m in ms} >= expected, 10, "the configs published on connect")
         before = configs(sub.snapshot())
         mark = len(sub.snapshot())

@@ -227,7 +227,7 @@ def test_a_home_assistant_restart_gets_every_value_even_after_the_broker_expired
         time.sleep(1.5)
         reader = FieldReader(bt.bridge.view, bt.bridge.engine.context)
         entities = bt.call(lambda: [(e.state_topic, reader.render(e.field, e.car))
-                                    for e in bt.bridge.readers[0].entities])
+                                    for e in bt.bridge.services["homeassistant"].entities])
         known = {topic for topic, payload in entities if payload is not None}
         time.sleep(3.5)  # past the expiry
         expired = retained_snapshot(broker.port, f"{ROOT}/#", settle=0.5)

@@ -9,7 +9,7 @@ import pytest
 
 from bridge.app import Bridge
 from bridge.games.f1.synth import SynthConfig, SyntheticRace
-from bridge.publish.metrics import Family, families, take_snapshot
+from bridge.publish.metrics import Family, Sources, families, take_snapshot
 from tests.harness import settings_for, write_capture
 
 SHORT_TRACK = 17  # Austria: ~69 s laps, so 80 s of race completes a lap (last lap and sector times exist)
@@ -58,4 +58,4 @@ def raced_bridge(race: list[tuple[float, list[bytes]]]) -> Bridge:
 @pytest.fixture(scope="session")
 def raced_families(raced_bridge: Bridge) -> list[Family]:
     assert raced_bridge.metrics is not None
-    return families(take_snapshot(raced_bridge, raced_bridge.metrics.lag), UNIT_RIG)
+    return families(take_snapshot(Sources.from_deps(raced_bridge.deps), raced_bridge.metrics.lag), UNIT_RIG)

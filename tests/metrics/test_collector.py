@@ -40,7 +40,7 @@ def all_families(bridge: Bridge, monkeypatch: pytest.MonkeyPatch) -> list[M.Fami
     """What a scrape would serve (bridge families, snapshot failures, process), the snapshot taken right here."""
     exporter = bridge.metrics
     assert exporter is not None
-    monkeypatch.setattr(exporter, "snapshot", lambda: M.take_snapshot(bridge, exporter.lag))
+    monkeypatch.setattr(exporter, "snapshot", lambda: M.take_snapshot(M.Sources.from_deps(bridge.deps), exporter.lag))
     return exporter.collect()
 
 
@@ -204,7 +204,7 @@ def test_text_format_parses_like_prometheus_clients_own(raced_bridge: Bridge, mo
                                                           ) -> None:
     exporter = raced_bridge.metrics
     assert exporter is not None
-    snap = M.take_snapshot(raced_bridge, exporter.lag)
+    snap = M.take_snapshot(M.Sources.from_deps(raced_bridge.deps), exporter.lag)
     monkeypatch.setattr(exporter, "snapshot", lambda: snap)
     monkeypatch.setattr(exporter.process, "collect", lambda: iter(()))  # process figures move between calls
     ours = exporter.text.render(exporter.collect()).decode()
@@ -240,7 +240,7 @@ def test_hostile_driver_names_are_escaped_and_bounded() -> None:
                    session_uid=99, frame=1)
     bridge.on_datagram(encode(packet), ("127.0.0.1", 1), 0)
     assert bridge.metrics is not None
-    fams = M.families(M.take_snapshot(bridge, bridge.metrics.lag), "hostile")
+    fams = M.families(M.take_snapshot(M.Sources.from_deps(bridge.deps), bridge.metrics.lag), "hostile")
     text = bridge.metrics.text.render(fams).decode()
     names = sorted(dict(k)["name"] for k in series(fams, "rigbridge_car_info"))
     back = sorted(dict(labels)["name"] for (name, labels) in parsed(text) if name == "rigbridge_car_info")
@@ -248,14 +248,14 @@ def test_hostile_driver_names_are_escaped_and_bounded() -> None:
     assert 'Ev"il\\Dr' in names
     assert all(n.isprintable() and len(n) <= M.LABEL_MAX for n in names)
     assert any(n.startswith("line break") for n in names)  # control characters became spaces
-    assert M._label("a" * 500) == "a" * M.LABEL_MAX  # noqa: SLF001
+    assert M.label("a" * 500) == "a" * M.LABEL_MAX
 
 
 def test_spectating_exports_cars_but_no_player() -> None:
     bridge = Bridge(settings_for(1883, rig="spectator"))
     feed(bridge, synthetic_frames(3.0, player_index=255, cars=6))
     assert bridge.metrics is not None
-    fams = M.families(M.take_snapshot(bridge, bridge.metrics.lag), "spectator")
+    fams = M.families(M.take_snapshot(M.Sources.from_deps(bridge.deps), bridge.metrics.lag), "spectator")
     by_name = {f.name: f for f in fams}
     assert len(by_name["rigbridge_car_position"].samples) == 6
     assert by_name["rigbridge_player_speed_meters_per_second"].samples == []
@@ -267,7 +267,7 @@ def test_nothing_to_show_before_the_first_datagram() -> None:
     bridge = Bridge(settings_for(1883, rig="empty"))
     assert bridge.metrics is not None
     assert bridge.metrics.snapshot() is None  # not started: no loop to ask, so no snapshot at all
-    fams = M.families(M.take_snapshot(bridge, bridge.metrics.lag), "empty")
+    fams = M.families(M.take_snapshot(M.Sources.from_deps(bridge.deps), bridge.metrics.lag), "empty")
     with_samples = {exposed(f) for f in fams if f.samples}
     assert with_samples >= {"rigbridge_info", "rigbridge_datagrams_received_total", "rigbridge_mqtt_state"}
     assert not any(n.startswith(("rigbridge_player_", "rigbridge_car_")) for n in with_samples)
@@ -297,8 +297,8 @@ def test_skipping_unchanged_columns_gives_the_same_values(race: list[tuple[float
     compared = 0
     for start in range(0, len(race), 240):  # every 4 s of race: laps, pit stops and positions change meanwhile
         feed(bridge, race[start:start + 240])
-        cached = comparable(M.take_snapshot(bridge, bridge.metrics.lag, cache))
-        fresh = comparable(M.take_snapshot(bridge, bridge.metrics.lag))
+        cached = comparable(M.take_snapshot(M.Sources.from_deps(bridge.deps), bridge.metrics.lag, cache))
+        fresh = comparable(M.take_snapshot(M.Sources.from_deps(bridge.deps), bridge.metrics.lag))
         assert cached == fresh
         compared += sum(len(f.samples) for f in fresh if f.name.startswith("rigbridge_car_"))
     assert compared > 2000

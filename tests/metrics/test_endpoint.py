@@ -23,6 +23,7 @@ from bridge.app import Bridge
 from bridge.config import MetricsTlsSettings, default_settings, load_settings
 from bridge.ingest.udp import PortInUseError
 from bridge.publish import metrics as M
+from bridge.publish.metrics import server as metrics_server
 from tests.broker import Mosquitto, free_port
 from tests.harness import BridgeThread, settings_for
 
@@ -163,7 +164,7 @@ def test_a_scrape_during_a_burst_is_consistent(mosquitto: Mosquitto, race: list[
 
 def test_a_scrape_while_the_loop_is_busy_answers_without_bridge_figures(
         mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(M, "SNAPSHOT_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(metrics_server, "SNAPSHOT_TIMEOUT_S", 0.3)
     bt = BridgeThread(settings_for(mosquitto.port)).start()
     try:
         port = bt.bridge.metrics.port

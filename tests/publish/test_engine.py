@@ -50,7 +50,7 @@ class Harness:
     def send(self, pid: int, body: dict[str, Any]) -> set[str]:
         self.frame += 1
         changed = process_packet(self.state, build(2025, pid, body, session_uid=99, frame=self.frame))
-        self.engine.on_packet(changed)
+        self.engine.on_change(changed)
         return changed
 
     def telemetry(self, **player: Any) -> None:
@@ -232,12 +232,12 @@ def test_events_become_json_messages_never_retained() -> None:
     h.frame += 1
     changed = process_packet(h.state, build_event(2025, "FTLP", {"vehicleIdx": 2, "lapTime": 81.25},
                                                   session_uid=99, frame=h.frame))
-    h.engine.on_packet(changed)
+    h.engine.on_change(changed)
     h.frame += 1
     changed = process_packet(h.state, build_event(2025, "OVTK", {"overtakingVehicleIdx": 1,
                                                                  "beingOvertakenVehicleIdx": 0},
                                                   session_uid=99, frame=h.frame))
-    h.engine.on_packet(changed)
+    h.engine.on_change(changed)
     events = [m for m in h.engine.outbox.take(10_000) if "/event/" in m.topic]
     assert [m.topic for m in events] == [f"{ROOT}/event/FTLP", f"{ROOT}/event/OVTK"]
     body = json.loads(events[0].payload)
@@ -284,7 +284,7 @@ def test_a_value_that_becomes_unknown_has_its_retained_topic_cleared() -> None:
     # A restart from the menu: a new session UID, no laps yet.
     h.frame += 1
     changed = process_packet(h.state, build(2025, LAP_DATA, {"lapData": h.lap_rows}, session_uid=100, frame=h.frame))
-    h.engine.on_packet(changed)
+    h.engine.on_change(changed)
     cleared = h.drain()
     assert cleared[f"{ROOT}/player/best_lap_ms"].payload == "" and cleared[f"{ROOT}/player/best_lap_ms"].retain
     assert cleared[f"{ROOT}/session/best_lap_ms"].payload == ""

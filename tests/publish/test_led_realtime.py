@@ -135,7 +135,7 @@ class Rig:
 
     def packet(self, pid: int, values: dict) -> None:
         changed = process_packet(self.state, build(2025, pid, values, session_uid=1))
-        self.leds.on_packet(changed)
+        self.leds.on_change(changed)
 
     def revs(self, pct: int, limiter: bool = False, flag: int = 0) -> None:
         self.packet(6, {"carTelemetryData": [{"revLightsPercent": pct}]})
@@ -147,7 +147,7 @@ def device(port: int, protocol: str = "ddp", **kw: object) -> RealtimeDevice:
 
 
 def run_sync(rig: Rig, body: Callable[[], None]) -> None:
-    """on_packet starts the keep-alive task, so it runs inside a loop; the test drives `tick` itself. Cancelling
+    """on_change starts the keep-alive task, so it runs inside a loop; the test drives `tick` itself. Cancelling
     the task at the end closes the output, as the end of the bridge's loop does."""
 
     async def main() -> None:
@@ -312,7 +312,7 @@ def test_a_device_on_the_bridges_own_port_is_left_out_and_reported() -> None:
                        origin_ns=lambda: 0, own_udp=("0.0.0.0", 20777), faults=faults)
     assert leds.devices == ["127.0.0.1:4048"]
     assert faults.count("leds.realtime", "self_loop") == 1
-    leds.close()
+    leds.shutdown()
 
 
 def test_an_unresolvable_device_is_reported_and_tried_again_off_the_loop(devices: list[FakeDevice]) -> None:
@@ -328,7 +328,7 @@ def test_an_unresolvable_device_is_reported_and_tried_again_off_the_loop(devices
 
     async def main() -> None:
         for n in range(1, 16):  # 0.75 s of frames: the keep-alive task runs, and retries every 0.2 s
-            leds.on_packet(process_packet(state, build(2025, 6, {"carTelemetryData": [{"revLightsPercent": n}]},
+            leds.on_change(process_packet(state, build(2025, 6, {"carTelemetryData": [{"revLightsPercent": n}]},
                                                        session_uid=1, frame=n)))
             await asyncio.sleep(0.05)
         assert leds._task is not None

@@ -55,11 +55,11 @@ def test_frames_errors_and_latency_are_metrics(tmp_path: Path) -> None:
 
 
 def test_no_reader_and_no_device_series_when_no_device_is_listed() -> None:
-    from bridge.publish.metrics import led_families, take_snapshot
+    from bridge.publish.metrics import Sources, led_families, take_snapshot
     from bridge.status import Histogram
 
     bridge = Bridge(default_settings())
-    assert not any(isinstance(reader, LedRealtime) for reader in bridge.readers)
-    frames, errors, latency = led_families(take_snapshot(bridge, Histogram()), "rig")
+    assert "led_realtime" not in bridge.services
+    frames, errors, latency = led_families(take_snapshot(Sources.from_deps(bridge.deps), Histogram()), "rig")
     assert frames.samples == errors.samples == []
     assert latency.samples[-2][3] == 0  # _count

@@ -43,7 +43,7 @@ from bridge.app import Bridge
 from bridge.games.f1.codec import decode
 from bridge.games.f1.layouts import HEADER_SIZE, LAYOUTS, SUPPORTED_FORMATS
 from bridge.games.f1.synth import SynthConfig, SyntheticRace
-from bridge.publish.metrics import ColumnCache, TextFormat, families, take_snapshot
+from bridge.publish.metrics import ColumnCache, Sources, TextFormat, families, take_snapshot
 from bridge.publish.wire import PublishEncoder
 from tests.harness import settings_for, write_capture
 from tools.captures import captures_root
@@ -261,7 +261,7 @@ def test_hostile_datagrams_never_raise_anywhere_in_the_pipeline(tmp_path: Path) 
     bridge = _bridge()
     clock = Clock()
     bridge.engine._clock = clock  # noqa: SLF001 - rate classes on a clock the case steps, not on wall time
-    ha = bridge.readers[0]
+    ha = bridge.services["homeassistant"]
     lag = bridge.metrics.lag if bridge.metrics is not None else None
     cache, text = ColumnCache(), TextFormat()
     wire = PublishEncoder(5, 3600)
@@ -323,12 +323,13 @@ def test_hostile_datagrams_never_raise_anywhere_in_the_pipeline(tmp_path: Path) 
                 bridge.engine.outbox.sent(message)
             if sent % 5000 == 0:
                 step = "reconnect"  # what the MQTT link does after every (re)connect
-                bridge.engine.snapshot()
-                for reader in bridge.readers:
-                    reader.on_connect()
+                bridge.outbox.reset()
+                for service in bridge.services.values():
+                    if hasattr(service, "on_connect"):
+                        service.on_connect()
             if sent % 1000 == 0 and lag is not None:
                 step = "metrics"
-                snapshot = take_snapshot(bridge, lag, cache)
+                snapshot = take_snapshot(Sources.from_deps(bridge.deps), lag, cache)
                 text.render(families(snapshot, RIG))
             if bridge.faults.errors:
                 failed(f"a caught exception at step {step}: {bridge.faults.errors}")

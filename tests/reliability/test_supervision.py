@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-import bridge.publish.metrics
+import bridge.publish.metrics.snapshot
 from bridge.app import Bridge
 from bridge.config import WledSettings
 from tests.broker import MOSQUITTO, Mosquitto
@@ -212,7 +212,7 @@ def test_the_metrics_lag_probe_and_the_server_thread_survive_an_exception(rig: R
 
 def test_the_home_assistant_timer_survives_an_exception(rig: Rig) -> None:
     """Home Assistant's rate-limited states run on a loop timer; one exception used to end the timer for good."""
-    ha = rig.bridge.readers[0]
+    ha = rig.bridge.services["homeassistant"]
     flush = Once(ha.flush, ZeroDivisionError("rate"))
     ha.flush = flush  # type: ignore[method-assign]
     try:
@@ -228,26 +228,26 @@ def test_the_home_assistant_timer_survives_an_exception(rig: Rig) -> None:
 
 def test_a_reader_failing_on_a_message_costs_no_reconnect(rig: Rig) -> None:
     """A reader's exception on an incoming message used to end the MQTT session: a reconnect per bad message."""
-    ha = rig.bridge.readers[0]
+    ha = rig.bridge.services["homeassistant"]
     on_message = Once(ha.on_message, UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"))
     ha.on_message = on_message  # type: ignore[method-assign]
     reconnects = rig.bridge.status.reconnects
     try:
         rig.sub.client.publish(f"{rig.bridge.settings.homeassistant.discovery_prefix}/status", "online", qos=1)
-        rig.failed("reader.homeassistant", "UnicodeDecodeError")
+        rig.failed("service.homeassistant", "UnicodeDecodeError")
         assert on_message.raised_at is not None
         rig.keeps_publishing("player/speed_kph", on_message.raised_at)
     finally:
         del ha.on_message
     assert rig.bridge.status.reconnects == reconnects
-    assert len(rig.logged("reader.homeassistant", "UnicodeDecodeError")) == 1
+    assert len(rig.logged("service.homeassistant", "UnicodeDecodeError")) == 1
 
 
 def test_a_failed_metrics_snapshot_is_counted_and_the_next_scrape_has_the_figures(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    take = Once(bridge.publish.metrics.take_snapshot, KeyError("missing"))
-    monkeypatch.setattr(bridge.publish.metrics, "take_snapshot", take)
+    take = Once(bridge.publish.metrics.snapshot.take_snapshot, KeyError("missing"))
+    monkeypatch.setattr(bridge.publish.metrics.snapshot, "take_snapshot", take)
     first = rig.scrape()
     second = rig.scrape()
     assert ("rigbridge_datagrams_received_total", ()) not in first
@@ -266,10 +266,10 @@ def test_a_failed_metrics_snapshot_is_counted_and_the_next_scrape_has_the_figure
     [
         ("decode", lambda b, mp, once: mp.setattr(b, "decode", once(b.decode))),
         ("writer", lambda b, mp, once: mp.setattr(b, "process", once(b.process))),
-        ("engine", lambda b, mp, once: mp.setattr(b.engine, "on_packet", once(b.engine.on_packet))),
-        ("reader.homeassistant",
-         lambda b, mp, once: mp.setattr(b.readers[0], "on_packet", once(b.readers[0].on_packet))),
-        ("reader.wled", lambda b, mp, once: mp.setattr(b.readers[1], "on_packet", once(b.readers[1].on_packet))),
+        ("service.mqtt", lambda b, mp, once: mp.setattr(b.engine, "on_change", once(b.engine.on_change))),
+        ("service.homeassistant",
+         lambda b, mp, once: mp.setattr(b.services["homeassistant"], "on_change", once(b.services["homeassistant"].on_change))),
+        ("service.wled", lambda b, mp, once: mp.setattr(b.services["wled"], "on_change", once(b.services["wled"].on_change))),
     ],
 )
 def test_a_failing_stage_of_the_datagram_handler_is_counted_logged_and_survived(
@@ -318,14 +318,14 @@ def test_the_watchdog_survives_an_exception_and_still_announces_the_pause(tmp_pa
 def test_a_reader_failing_on_connect_costs_neither_the_connection_nor_the_bridge(tmp_path: Path) -> None:
     """A reader's exception after a reconnect used to end `rigbridge run` with a traceback."""
     with running(tmp_path, 30.0) as one:
-        reader = one.bridge.readers[0]
+        reader = one.bridge.services["homeassistant"]
         on_connect = Once(reader.on_connect, KeyError("discovery"))
         reader.on_connect = on_connect  # type: ignore[method-assign]
         reconnects = one.bridge.status.reconnects
         one.broker.restart()
         one.sub = Subscriber(one.broker.port, f"{ROOT}/#").start()
         one.closing.callback(one.sub.stop)
-        one.failed("reader.homeassistant", "KeyError")
+        one.failed("service.homeassistant", "KeyError")
         wait_until(lambda: one.bridge.status.reconnects > reconnects, 10, "a reconnect")
         assert on_connect.raised_at is not None
         one.keeps_publishing("player/speed_kph", on_connect.raised_at)

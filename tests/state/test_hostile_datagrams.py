@@ -74,7 +74,7 @@ class Rig:
         assert packet, packet
         changed = process_packet(self.state, packet)
         if changed:
-            self.engine.on_packet(changed)
+            self.engine.on_change(changed)
         return changed
 
     def tick(self, seconds: float = 10.0) -> dict[str, str]:
