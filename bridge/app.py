@@ -26,7 +26,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from bridge.config import Settings, load_settings
 from bridge.faults import Faults
@@ -54,6 +54,8 @@ from bridge.supervise import supervise
 
 log = logging.getLogger("rigbridge")
 
+Writer = Callable[[SessionState, Any], Changes]  # the running game's writer: folds a record in, says what changed
+
 # The output services, in the order they see each change and are started (closed in reverse). One line each: the
 # factory returns None when the service's settings section leaves it off.
 SERVICES: tuple[Factory, ...] = (
@@ -77,7 +79,9 @@ class Bridge:
         self.config_path = config_path
         self.faults = Faults()  # every caught exception and refused input, counted; logged by its own task
         chosen = BY_KEY.get(settings.udp.game)  # None for auto: the first datagram names the game (`start_game`)
-        self.state = SessionState((chosen or LIVE[0]).tables)
+        tables = (chosen or LIVE[0]).tables
+        assert tables is not None, "a live game registers its value table"
+        self.state = SessionState(tables)
         self.view = readonly(self.state)
         self.status = BridgeStatus()
         self.ingest = IngestStats()
@@ -107,7 +111,7 @@ class Bridge:
         # (one game at a time). Until then a datagram no game claims is refused with the first game's reason.
         self.game: Game | None = None
         self.decode: Callable[[bytes], Any] = self._first_datagram  # the running game's decoder
-        self.process: Callable[[SessionState, Any], Changes] = LIVE[0].process  # type: ignore[assignment]
+        self.process: Writer = cast(Writer, LIVE[0].process)
         if chosen is not None:
             self.start_game(chosen)
 
@@ -147,7 +151,7 @@ class Bridge:
         assert game.process is not None, f"{game.key} has no writer"
         self.game = game
         self.decode = game.decode
-        self.process = game.process
+        self.process = cast(Writer, game.process)
 
     def _first_datagram(self, data: bytes) -> Any:
         game = identify_live(data)
@@ -158,7 +162,7 @@ class Bridge:
 
     # ------------------------------------------------------------------------------------------ hot path
 
-    def on_datagram(self, data: bytes, addr: tuple, t_ns: int) -> None:
+    def on_datagram(self, data: bytes, addr: tuple[Any, ...], t_ns: int) -> None:
         """Decode, write, pick what to publish. Synchronous: nothing here awaits or does I/O.
 
         A failure in any stage is reported to `faults` under the stage's name and the datagram is given up; the
@@ -180,12 +184,13 @@ class Bridge:
             changed = self.process(self.state, packet)
             if changed:
                 self.datagram_time.ns = t_ns
-                for stage, service in self._stages:
+                for name, service in self._stages:
+                    stage = name  # kept for the report, should this service fail
                     service.on_change(changed)
                 stage = "outbox"
                 if self.outbox.has_pending():
                     self.link.wake()
-        except Exception as exc:  # noqa: BLE001 - reported by stage; one bad datagram must not stop the others
+        except Exception as exc:  # reported by stage; one bad datagram must not stop the others
             self._datagram_failed(stage, exc, data)
 
     def _datagram_failed(self, stage: str, exc: Exception, data: bytes) -> None:
@@ -201,7 +206,7 @@ class Bridge:
                 continue
             try:
                 on_connect()
-            except Exception as exc:  # noqa: BLE001 - one service's bug must not cost the connection
+            except Exception as exc:  # one service's bug must not cost the connection
                 self.faults.error(stage, exc, f"{stage} failed after connecting (the bridge goes on): {exc!r}")
 
     def _on_message(self, message: object) -> None:
@@ -211,7 +216,7 @@ class Bridge:
             if any(topic == t for t in getattr(service, "subscriptions", ())):
                 try:
                     service.on_message(topic, data)
-                except Exception as exc:  # noqa: BLE001 - a bad message must not cost the connection
+                except Exception as exc:  # a bad message must not cost the connection
                     self.faults.error(stage, exc, f"{stage} failed on a message on {topic} (ignored): {exc!r}")
 
     # ------------------------------------------------------------------------------------------ tasks
@@ -325,7 +330,7 @@ class Bridge:
         for service in reversed(services):
             try:
                 await service.close()
-            except Exception as exc:  # noqa: BLE001 - one service's failure must not keep the others open
+            except Exception as exc:  # one service's failure must not keep the others open
                 stage = service_stage(service)
                 self.faults.error(stage, exc, f"{stage} failed to close (the others close anyway): {exc!r}")
 

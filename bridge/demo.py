@@ -278,8 +278,8 @@ def demo_main(
     err: TextIO = sys.stderr,
 ) -> int:
     """Run the demo; the view goes to `out`, a reason it cannot run to `err` in one line (exit 1, 2 for bad input)."""
-    from bridge.limits import duration_problem
     from bridge.config import ConfigError
+    from bridge.limits import duration_problem
     from bridge.publish.mqtt import FatalMqttError
 
     demo_games = [key for key, g in BY_KEY.items() if g.synth is not None]

@@ -14,6 +14,7 @@ and on reload, when the real port is known.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import ipaddress
 import socket
@@ -65,10 +66,8 @@ def local_addresses() -> frozenset[IPAddress]:
     previous = ""
     for line in lines:  # "|-- 192.0.2.2" then "/32 host LOCAL" marks an address of this machine
         if "host LOCAL" in line and previous.lstrip().startswith("|--"):
-            try:
+            with contextlib.suppress(ValueError):
                 found.add(plain_address(previous.split()[-1]))
-            except ValueError:
-                pass
         previous = line
     try:
         rows = _IF_INET6.read_text().splitlines()
@@ -77,10 +76,8 @@ def local_addresses() -> frozenset[IPAddress]:
     for row in rows:  # 32 hex digits, then index, prefix, scope, flags, interface
         fields = row.split()
         if fields and len(fields[0]) == 32:
-            try:
+            with contextlib.suppress(ValueError):
                 found.add(plain_address(":".join(fields[0][i : i + 4] for i in range(0, 32, 4))))
-            except ValueError:
-                pass
     if lines or rows:
         return frozenset(found)
     # Without /proc (not Linux): the host name's addresses. Not first choice: the lookup may go to DNS.
@@ -89,10 +86,8 @@ def local_addresses() -> frozenset[IPAddress]:
     except (OSError, UnicodeError):
         infos = []
     for info in infos:
-        try:
+        with contextlib.suppress(ValueError):
             found.add(plain_address(str(info[4][0])))
-        except ValueError:
-            pass
     return frozenset(found)
 
 

@@ -21,12 +21,14 @@ port (`guard`), a target that reaches the bridge's own socket is refused: it wou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import socket
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from bridge.faults import Faults
 from bridge.ingest.stats import IngestStats
@@ -48,14 +50,14 @@ WHERE = "forward"  # the Faults stage
 # We never read from the forwarding sockets; keep whatever a target might send back from piling up.
 _SMALL_RCVBUF = 4096
 
-Resolved = tuple[str, int, "tuple[int, tuple] | OSError"]  # host, port, (family, sockaddr) or the failure
+Resolved = tuple[str, int, "tuple[int, tuple[Any, ...]] | OSError"]  # host, port, (family, sockaddr) or the failure
 
 
 @dataclass(frozen=True, slots=True)
 class ForwardTarget:
     host: str  # as configured
     port: int
-    address: tuple  # the resolved socket address (sockaddr tuple)
+    address: tuple[Any, ...]  # the resolved socket address (sockaddr tuple)
     family: int
 
     @property
@@ -100,7 +102,7 @@ class Forwarder:
     def targets(self) -> tuple[ForwardTarget, ...]:
         return self._targets
 
-    def sends_from(self, addr: tuple) -> bool:
+    def sends_from(self, addr: tuple[Any, ...]) -> bool:
         """Whether `addr` (a sender as recvfrom gives it) is one of the forwarding sockets: a datagram come back."""
         if not self._local:
             return False
@@ -279,14 +281,12 @@ class Forwarder:
         self.close()
 
 
-def _open_socket(family: int, address: tuple) -> socket.socket:
+def _open_socket(family: int, address: tuple[Any, ...]) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
         sock.setblocking(False)
-        try:
+        with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SMALL_RCVBUF)
-        except OSError:
-            pass
         sock.connect(address)
     except BaseException:
         sock.close()

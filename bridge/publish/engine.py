@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +26,8 @@ from bridge.publish.outbox import Message, Outbox
 from bridge.publish.policy import TIMED_RATES, TopicPolicy
 from bridge.publish.service import DatagramTime, Deps
 from bridge.publish.topics import join, segment
-from bridge.supervise import supervise
 from bridge.state.changes import ACTIVE, EVENTS, RESET, Changes
+from bridge.supervise import supervise
 
 IMMEDIATE = ("realtime",)  # read right after the packet that changed them
 # Read when their turn comes. `on_change` fields (positions, laps, tyres...) are discrete: they are checked at the
@@ -276,7 +276,7 @@ class PublishEngine:
         outbox = self.outbox
         for car in self._published_cars - active:
             prefix = f"{self.root}/cars/{car}/"
-            self._reader.forget(keep=lambda topic, prefix=prefix: not str(topic).startswith(prefix))
+            self._reader.forget(keep=_outside(prefix))
             for topic in outbox.known_under(prefix):
                 f = self._field_of(topic)
                 if f is not None and f.retain:
@@ -323,6 +323,11 @@ class PublishEngine:
         """Forget what the broker had and offer everything again (what the link does after a (re)connect)."""
         self.outbox.reset()
         self.on_connect()
+
+
+def _outside(prefix: str) -> Callable[[Hashable], bool]:
+    """Keys (topics) not under `prefix`."""
+    return lambda topic: not str(topic).startswith(prefix)
 
 
 _FIELDS_BY_PATH = {f.path: f for f in CATALOG}

@@ -45,10 +45,10 @@ from bridge.publish.diagnosis import (
     topic_group,
     transport_mismatch,
 )
-from bridge.publish.outbox import Message, Outbox
-from bridge.publish.policy import TopicPolicy
 from bridge.publish.instances import RigPeers
+from bridge.publish.outbox import Message, Outbox
 from bridge.publish.paho_io import drop_oversize_reads, no_delay, write_packets
+from bridge.publish.policy import TopicPolicy
 from bridge.publish.wire import PublishEncoder
 from bridge.status import BridgeStatus
 
@@ -187,7 +187,7 @@ class MqttLink:
             properties=properties,
         )
         client.pending_calls_threshold = BATCH  # we keep at most one batch in flight, by design
-        self._watch(client._client)  # noqa: SLF001 - see _send_loop
+        self._watch(client._client)  # see _send_loop
         return client
 
     def _watch(self, paho: PahoClient) -> None:
@@ -248,7 +248,7 @@ class MqttLink:
                     hint = await transport_mismatch(self.mqtt)
                     if hint is not None:
                         log.warning("%s", hint)
-            except Exception as exc:  # noqa: BLE001 - a bug of ours in a session: report it, connect afresh
+            except Exception as exc:  # a bug of ours in a session: report it, connect afresh
                 task, error = (exc.task, exc.error) if isinstance(exc, LinkTaskFailed) else ("session", exc)
                 self.faults.error(f"mqtt.{task}", error, f"the broker link's {task} failed: {error!r}")
                 message = f"connecting afresh after the {task} failed ({error!r})"
@@ -268,10 +268,8 @@ class MqttLink:
                 self._takeover_backoff.reset()
                 delay = self._backoff.next()
                 self._set_state("reconnecting", f"{message}; retrying in {delay:.1f} s")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
-            except TimeoutError:
-                pass
         self._set_state("stopped")
 
     async def _session(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
@@ -353,13 +351,13 @@ class MqttLink:
 
         aiomqtt's `publish()` waits for the PUBACK but drops its reason code, so a refused `online` would pass
         as published."""
-        paho = client._client  # noqa: SLF001 - see _send_loop
+        paho = client._client  # see _send_loop
         info = paho.publish(topic, payload, 1, retain)
         if info.rc != MQTT_ERR_SUCCESS:
             raise aiomqtt.MqttCodeError(info.rc, f"could not publish to {topic}")
         future: asyncio.Future[ReasonCode] = asyncio.get_running_loop().create_future()
         self._acks[info.mid] = future
-        lost = client._disconnected  # noqa: SLF001 - aiomqtt's "connection ended" future: stop waiting then
+        lost = client._disconnected  # aiomqtt's "connection ended" future: stop waiting then
         try:
             done, _ = await asyncio.wait(
                 (future, lost), timeout=timeout if timeout is not None else client.timeout,
@@ -417,7 +415,7 @@ class MqttLink:
         handlers of `_watch()` still run first. A message larger than the broker's Maximum Packet Size is never
         handed over: the broker would close the connection, and the snapshot after the reconnect would hold it again.
         """
-        paho = client._client  # noqa: SLF001 - aiomqtt>=2,<3 keeps its paho client here
+        paho = client._client  # aiomqtt>=2,<3 keeps its paho client here
         outstanding: dict[int, list[Message]] = {}  # paho message id -> its messages, not yet confirmed
         unconfirmed = 0
         failure: list[BaseException] = []
@@ -473,7 +471,7 @@ class MqttLink:
         def send_batch(messages: list[Message], packets: list[bytes]) -> bool:
             if not paho.is_connected():
                 return not_taken(messages, MQTT_ERR_NO_CONN)
-            mid = paho._mid_generate()  # noqa: SLF001 - a message id of paho's own, so on_publish can name it
+            mid = paho._mid_generate()  # a message id of paho's own, so on_publish can name it
             hand_over(messages, mid)  # before writing: a direct write reports back at once
             rc = write_packets(paho, b"".join(packets), mid)
             return rc == MQTT_ERR_SUCCESS or not_taken(messages, rc, mid)
@@ -576,7 +574,7 @@ class MqttLink:
             elif self._on_message is not None:
                 try:
                     self._on_message(message)
-                except Exception as exc:  # noqa: BLE001 - one bad message (or reader bug) must not cut the link
+                except Exception as exc:  # one bad message (or reader bug) must not cut the link
                     self.faults.error("mqtt.on_message", exc, f"handling a message on {topic[:200]} failed: {exc!r}")
 
     async def _heard_instance(self, client: aiomqtt.Client, payload: bytes) -> None:

@@ -66,7 +66,7 @@ class Wled:
     def _frame(self) -> str | None:
         """The frame last offered."""
         frame = self._reader.last(LEDS.path)
-        return None if frame is MISSING else frame  # type: ignore[no-any-return]
+        return None if frame is MISSING else str(frame)
 
     def _offer(self, frame: str) -> None:
         payload = wled_state(frame)

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from collections.abc import Mapping
 from typing import Any
 
 from bridge.state import changes as groups
@@ -63,23 +63,23 @@ class CarState:
 
     __slots__ = (
         "_state",
-        "index",
-        "laps",
         "best_lap_ms",
         "best_lap_num",
         "best_sectors_ms",
-        "stints",
-        "pit_time_lost_ms",
+        "collisions",
+        "history",
+        "index",
+        "laps",
         "last_pit_lane_ms",
-        "wear_rate_pct_per_lap",
-        "wear_at_lap_start",
+        "overtakes",
         "penalties_issued",
         "penalties_served",
-        "overtakes",
-        "collisions",
+        "pit_time_lost_ms",
         "speed_trap_kph",
-        "history",
+        "stints",
         "tyre_sets",
+        "wear_at_lap_start",
+        "wear_rate_pct_per_lap",
     )
 
     def __init__(self, state: SessionState, index: int) -> None:

@@ -77,7 +77,7 @@ _ONE_PER_FRAME = frozenset(
 
 
 class _Columns:
-    __slots__ = ("lap", "last_lap", "result", "pit_timer", "pit_lane_ms", "visual", "actual", "age")
+    __slots__ = ("actual", "age", "lap", "last_lap", "pit_lane_ms", "pit_timer", "result", "visual")
 
     def __init__(self, lap_layout: PacketLayout | None = None, status_layout: PacketLayout | None = None) -> None:
         if lap_layout is not None:

@@ -32,9 +32,9 @@ positions, results, tyres fitted) and bridge health follow the bridge status onl
 
 Discovery is published after every (re)connect, and once after Home Assistant announces itself online on
 `<prefix>/status`: a short random delay after the last `online`, as Home Assistant's MQTT documentation advises
-for many devices, so that a burst (or a flood) of `online` messages costs one round; with it, every entity's current value
-again (the broker may have dropped an unchanged retained value at its MQTT 5 expiry). A car slot that leaves the
-session has its entities removed with empty retained configs.
+for many devices, so that a burst (or a flood) of `online` messages costs one round; with it, every entity's
+current value again (the broker may have dropped an unchanged retained value at its MQTT 5 expiry). A car slot
+that leaves the session has its entities removed with empty retained configs.
 """
 
 from __future__ import annotations

@@ -48,15 +48,6 @@ class HomeAssistant:
         return cls(deps.settings, deps.view, policy=deps.policy, outbox=deps.outbox, context=deps.context,
                    wake=deps.wake)
 
-    async def start(self) -> None:
-        pass  # everything starts with the connection (`on_connect`)
-
-    async def close(self) -> None:
-        for timer in (self._timer, self._republish):
-            if timer is not None:
-                timer.cancel()
-        self._timer = self._republish = None
-
     def __init__(
         self,
         settings: Any,
@@ -136,6 +127,16 @@ class HomeAssistant:
         self._birth_first = 0.0  # loop time of the first and the last `online` of the pending round
         self._birth_last = 0.0
         self._birth_delay = 0.0
+
+    async def start(self) -> None:
+        pass  # everything starts with the connection (`on_connect`)
+
+    async def close(self) -> None:
+        for timer in (self._timer, self._republish):
+            if timer is not None:
+                timer.cancel()
+        self._timer = None
+        self._republish = None
 
     # ------------------------------------------------------------------------------------------ entities
 
@@ -302,9 +303,9 @@ class HomeAssistant:
         view = self._view
         self._game = view.game
         self._announce.device["model"] = view.game_model
-        fields = [f for f in CATALOG if f.scope != "car" and f.ha is not None]
-        self._fixed = [self._entity(f, f.ha, None) for f in fields if self._wanted(f, f.path)]
-        withdrawn = [self._entity(f, f.ha, None).config_topic for f in fields if not self._wanted(f, f.path)]
+        fields = [(f, f.ha) for f in CATALOG if f.scope != "car" and f.ha is not None]
+        self._fixed = [self._entity(f, ha, None) for f, ha in fields if self._wanted(f, f.path)]
+        withdrawn = [self._entity(f, ha, None).config_topic for f, ha in fields if not self._wanted(f, f.path)]
         announced = {e.config_topic for e in self._fixed}
         self._left_out = [t for t in dict.fromkeys([*self._left_out, *withdrawn]) if t not in announced]
         self._rebuild()
@@ -381,7 +382,8 @@ class HomeAssistant:
             payload = f.render(value)
             if payload is not None:
                 self._outbox.offer(
-                    Message(e.state_topic, payload, f.qos, True, STATE_RATE, f.numeric(value), self._policy.expires(True)))
+                    Message(e.state_topic, payload, f.qos, True, STATE_RATE, f.numeric(value),
+                            self._policy.expires(True)))
         self._reader.forget()
         self._everything = True
         self.flush()

@@ -47,11 +47,11 @@ def support_url() -> str | None:
     except metadata.PackageNotFoundError:
         return None
     for entry in meta.get_all("Project-URL") or ():
-        _, _, url = entry.partition(",")
+        _, _, url = str(entry).partition(",")
         if url.strip():
             return url.strip()
-    home = meta.get("Home-page")
-    return home or None
+    home = meta.get_all("Home-page") or ()
+    return str(home[0]) if home else None
 
 
 def entity_name(relative: str) -> str:

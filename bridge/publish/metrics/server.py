@@ -48,7 +48,7 @@ REQUEST_TIMEOUT_S = 10.0  # a client (or a TLS handshake) that stalls longer is 
 class _Handler(WSGIRequestHandler):
     timeout = REQUEST_TIMEOUT_S
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:  # the base class's name
         pass
 
 
@@ -142,7 +142,7 @@ class MetricsExporter:
         infos = socket.getaddrinfo(s.bind, s.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         family, _, _, _, sockaddr = infos[0]
         try:
-            server = _Server((sockaddr[0], s.port), family, context)
+            server = _Server((str(sockaddr[0]), s.port), family, context)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise PortInUseError(
@@ -241,7 +241,7 @@ class MetricsExporter:
             return [body]
         try:
             body = self.text.render(self.collect())
-        except Exception as exc:  # noqa: BLE001 - reported; the next scrape tries again
+        except Exception as exc:  # reported; the next scrape tries again
             self._report("metrics.render", exc, f"metrics.render failed (this scrape answers 500): {exc!r}")
             body = b"the metrics could not be rendered (logged)\n"
             start_response("500 Internal Server Error", [("Content-Type", "text/plain; charset=utf-8"),
@@ -262,7 +262,7 @@ class MetricsExporter:
                 return  # the scrape gave up waiting
             try:
                 future.set_result(snapshots.take_snapshot(self.sources, self.lag, self.columns))
-            except Exception as exc:  # noqa: BLE001 - reported here, on the loop; the scrape answers without it
+            except Exception as exc:  # reported here, on the loop; the scrape answers without it
                 self.faults.error("metrics.snapshot", exc,
                                   f"metrics.snapshot failed (a scrape without the bridge's figures): {exc!r}")
                 future.set_exception(exc)
@@ -276,7 +276,7 @@ class MetricsExporter:
         except TimeoutError:
             future.cancel()
             self._failed("the event loop did not answer within %.1f s", SNAPSHOT_TIMEOUT_S)
-        except Exception:  # noqa: BLE001 - a bug in a read must not break the endpoint; reported on the loop
+        except Exception:  # a bug in a read must not break the endpoint; reported on the loop
             with self._failures_lock:
                 self.snapshot_failures += 1
         return None
