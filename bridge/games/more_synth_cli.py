@@ -8,7 +8,7 @@ Codemasters has one packet. A wrong option is named in one line (exit 2).
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 from bridge.games.codemasters import synth_cli as codemasters
 from bridge.games.gt7 import synth_cli as gt7
@@ -36,7 +36,7 @@ def synth_main(
         if given is not None:
             print(f"rigbridge synth: {option} is not an option of --game {game}", file=err)
             return 2
-    common = dict(to=to, rate=rate, duration=duration, speed=speed, seed=seed, laps=laps, err=err)
+    common: dict[str, Any] = dict(to=to, rate=rate, duration=duration, speed=speed, seed=seed, laps=laps, err=err)
     if game == "gt7":
         return gt7.synth_main(variant=variant, **common)
     if game == "outgauge":

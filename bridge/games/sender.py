@@ -15,9 +15,9 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TextIO
 
-from bridge.limits import duration_problem, speed_problem
 from bridge.ingest.forward import format_hostport, resolve_target
 from bridge.ingest.record import parse_target
+from bridge.limits import duration_problem, speed_problem
 
 
 class Race(Protocol):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.games.f1.layouts import PacketLayout
-from bridge.state.values import Accessor, Value, ValueTable, register
+from bridge.state.values import Accessor, Column, Value, ValueTable, register
 
 MOTION, SESSION, LAP_DATA, EVENT, PARTICIPANTS, CAR_SETUPS, CAR_TELEMETRY, CAR_STATUS = range(8)
 FINAL_CLASSIFICATION, LOBBY_INFO, CAR_DAMAGE, SESSION_HISTORY, TYRE_SETS, MOTION_EX = range(8, 14)
@@ -54,10 +54,20 @@ CAR_SOURCES: dict[str, Source] = {
     # LapData
     "last_lap_ms": Source(LAP_DATA, "lapData", "lastLapTimeInMS"),
     "current_lap_ms": Source(LAP_DATA, "lapData", "currentLapTimeInMS"),
-    "sector1_ms": Source(LAP_DATA, "lapData", Split("sector1TimeMSPart|sector1TimeInMS", "sector1TimeMinutesPart|sector1TimeMinutes")),
-    "sector2_ms": Source(LAP_DATA, "lapData", Split("sector2TimeMSPart|sector2TimeInMS", "sector2TimeMinutesPart|sector2TimeMinutes")),
-    "gap_ahead_ms": Source(LAP_DATA, "lapData", Split("deltaToCarInFrontMSPart|deltaToCarInFrontInMS", "deltaToCarInFrontMinutesPart"), _non_negative),
-    "gap_leader_ms": Source(LAP_DATA, "lapData", Split("deltaToRaceLeaderMSPart|deltaToRaceLeaderInMS", "deltaToRaceLeaderMinutesPart"), _non_negative),
+    "sector1_ms": Source(
+        LAP_DATA, "lapData", Split("sector1TimeMSPart|sector1TimeInMS", "sector1TimeMinutesPart|sector1TimeMinutes")
+    ),
+    "sector2_ms": Source(
+        LAP_DATA, "lapData", Split("sector2TimeMSPart|sector2TimeInMS", "sector2TimeMinutesPart|sector2TimeMinutes")
+    ),
+    "gap_ahead_ms": Source(
+        LAP_DATA, "lapData",
+        Split("deltaToCarInFrontMSPart|deltaToCarInFrontInMS", "deltaToCarInFrontMinutesPart"), _non_negative,
+    ),
+    "gap_leader_ms": Source(
+        LAP_DATA, "lapData",
+        Split("deltaToRaceLeaderMSPart|deltaToRaceLeaderInMS", "deltaToRaceLeaderMinutesPart"), _non_negative,
+    ),
     "lap_distance_m": Source(LAP_DATA, "lapData", "lapDistance"),
     "total_distance_m": Source(LAP_DATA, "lapData", "totalDistance"),
     "position": Source(LAP_DATA, "lapData", "carPosition"),
@@ -235,12 +245,16 @@ def compile_accessor(layout: PacketLayout, name: str, source: Source) -> Accesso
         if ms is None:
             return None
         ms_at, stride, _ = ms
+        split: Accessor
         if minutes is None:
-            split = lambda v, i: v[ms_at + i * stride]  # noqa: E731
+            split = lambda v, i: v[ms_at + i * stride]
         else:
             min_at = minutes[0]
-            split = lambda v, i: v[min_at + i * stride] * 60000 + v[ms_at + i * stride]  # noqa: E731
-        return split if transform is None else (lambda v, i: transform(split(v, i)))
+            split = lambda v, i: v[min_at + i * stride] * 60000 + v[ms_at + i * stride]
+        if transform is None:
+            return split
+        convert = transform
+        return lambda v, i: convert(split(v, i))
     found = _resolve(layout, source.array, source.field)
     if found is None:
         return None
@@ -280,7 +294,7 @@ SESSION_FIELDS = Accessors(SESSION_SOURCES)
 HISTORY = Accessors(HISTORY_SOURCES)
 
 
-def _compile_column(layout: PacketLayout, name: str, source: Source) -> Callable[[tuple], tuple] | None:
+def _compile_column(layout: PacketLayout, name: str, source: Source) -> Column | None:
     """All car slots' values of one per-car field in one call (a C-level itemgetter for plain fields)."""
     if source.array is None:
         return None
@@ -296,8 +310,9 @@ def _compile_column(layout: PacketLayout, name: str, source: Source) -> Callable
 
 
 def _first_name(layout: PacketLayout, source: Source) -> str:
+    assert source.array is not None and isinstance(source.field, str)
     arr = layout.record[source.array]
-    assert arr.record is not None and isinstance(source.field, str)
+    assert arr.record is not None
     return next(n for n in source.field.split("|") if n in arr.record.by_name)
 
 
@@ -306,15 +321,16 @@ class Columns:
 
     def __init__(self, sources: dict[str, Source]) -> None:
         self.sources = sources
-        self._compiled: dict[tuple[int, int, str], Callable[[tuple], tuple] | None] = {}
+        self._compiled: dict[tuple[int, int, str], Callable[[tuple[Any, ...]], tuple[Any, ...]] | None] = {}
 
-    def get(self, layout: PacketLayout, name: str) -> Callable[[tuple], tuple] | None:
+    def get(self, layout: PacketLayout, name: str) -> Callable[[tuple[Any, ...]], tuple[Any, ...]] | None:
         key = (layout.format, layout.packet_id, name)
         if key not in self._compiled:
             source = self.sources.get(name)
             if source is None:
                 return None
-            self._compiled[key] = _compile_column(layout, name, source) if source.packet_id == layout.packet_id else None
+            same_packet = source.packet_id == layout.packet_id
+            self._compiled[key] = _compile_column(layout, name, source) if same_packet else None
         return self._compiled[key]
 
 
@@ -330,7 +346,8 @@ def _table() -> ValueTable:
 
 # The catalogue fields F1 provides (every one the catalogue had when it was F1's alone).
 FIELDS = (
-    "game/format", "game/version", "cars/*", "lights/*", "player/tyres/*", "player/brakes/*", "player/damage/*", "player/last_lap/*",
+    "game/format", "game/version", "cars/*", "lights/*",
+    "player/tyres/*", "player/brakes/*", "player/damage/*", "player/last_lap/*",
     *(f"session/{name}" for name in (
         "track", "track_length_m", "type", "formula", "weather", "track_temp_c", "air_temp_c", "total_laps",
         "time_left_s", "safety_car", "pit_speed_limit_kph", "paused", "network_game", "uid", "active_cars",
