@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from bridge.config import Settings, load_settings
+from bridge.export.service import ExportService
 from bridge.faults import Faults
+from bridge.games.gt7.console import Gt7ConsoleService
 from bridge.games.registry import BY_KEY, LIVE, Game, identify_live
 from bridge.ingest.forward import Forwarder
 from bridge.ingest.recorder import PipelineRecorder
@@ -38,6 +40,7 @@ from bridge.publish.metrics import MetricsExporter
 from bridge.publish.mqtt import MqttLink
 from bridge.publish.readers import build_readers, reader_stage
 from bridge.state.session import SessionState
+from bridge.state.aids.hooks import process_aids_settings
 from bridge.state.view import readonly
 from bridge.status import BridgeStatus
 from bridge.supervise import supervise
@@ -59,12 +62,18 @@ class Bridge:
         chosen = BY_KEY.get(settings.udp.game)  # None for auto: the first datagram names the game (`start_game`)
         self.state = SessionState((chosen or LIVE[0]).tables)
         self.view = readonly(self.state)
+        process_aids_settings(self.state, settings.tyres.wear_limit_pct, settings.pit.loss_s)  # racer's aids
         self.status = BridgeStatus()
         self.ingest = IngestStats()
         self.lights = Lights(self.view, settings.lights)
         self.engine = PublishEngine(settings, self.view, self.status, self.lights)
         self.readers = build_readers(self)
         self._reader_stages = [(reader_stage(r), r) for r in self.readers]  # (fault name, reader)
+        # Output services (start / on_change / close): each gathers on the datagram path, works in its own task.
+        self.services: list[Any] = [ExportService(settings.export, self.view, self.faults)]
+        # GT7's console link (games.gt7.console): heartbeats from the receiving socket (bridge/games/gt7/console.py)
+        self.services.append(Gt7ConsoleService(settings.games.gt7, self.view, self.faults, self._send_from_udp_port))
+        self._service_stages = [(f"service.{s.name}", s) for s in self.services if s.enabled]
         self.link = MqttLink(
             settings,
             self.engine,
@@ -88,6 +97,9 @@ class Bridge:
         self.process: Callable[[SessionState, Any], set[str]] = LIVE[0].process  # type: ignore[assignment]
         if chosen is not None:
             self.start_game(chosen)
+
+    def _send_from_udp_port(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.receiver.send(data, addr)
 
     def start_game(self, game: Game) -> None:
         """Follow `game`: its decoder and its writer from now on."""
@@ -131,10 +143,12 @@ class Bridge:
                 self.engine.on_packet(changed)
                 for stage, reader in self._reader_stages:
                     reader.on_packet(changed)
+                for stage, service in self._service_stages:
+                    service.on_change(changed)
                 stage = "engine"
                 if self.engine.pending_realtime or self.engine.events or self.engine.pending:
                     self.link.wake()
-        except Exception as exc:  # noqa: BLE001 - reported by stage; one bad datagram must not stop the others
+        except Exception as exc:
             self._datagram_failed(stage, exc, data)
 
     def _datagram_failed(self, stage: str, exc: Exception, data: bytes) -> None:
@@ -147,7 +161,7 @@ class Bridge:
         for stage, reader in self._reader_stages:
             try:
                 reader.on_connect()
-            except Exception as exc:  # noqa: BLE001 - one reader's bug must not cost the connection
+            except Exception as exc:
                 self.faults.error(stage, exc, f"{stage} failed after connecting (the bridge goes on): {exc!r}")
 
     def _on_message(self, message: object) -> None:
@@ -157,7 +171,7 @@ class Bridge:
             if any(topic == t for t in reader.subscriptions):
                 try:
                     reader.on_message(topic, data)
-                except Exception as exc:  # noqa: BLE001 - a bad message must not cost the connection
+                except Exception as exc:
                     self.faults.error(stage, exc, f"{stage} failed on a message on {topic} (ignored): {exc!r}")
 
     # ------------------------------------------------------------------------------------------ tasks
@@ -297,9 +311,13 @@ class Bridge:
         loop.set_exception_handler(self._loop_exception)
         helpers = [asyncio.create_task(supervise(name, body, self.faults), name=f"rigbridge-{name}")
                    for name, body in self.tasks().items()]
+        for _, service in self._service_stages:
+            await service.start()
         try:
             await self.link.run(self.stopping)
         finally:
+            for _, service in self._service_stages:
+                await service.close()
             for task in helpers:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)

@@ -279,8 +279,10 @@ def _check_topic_lengths(ctx: Ctx, settings: Settings) -> None:
     mqtt, ha = settings.mqtt, settings.homeassistant
     relative = [(f, f.topic(car=99)) for f in CATALOG]  # car indices have at most two digits
     if ctx.ok("mqtt.base_topic", "mqtt.rig"):
-        below = "ha/" if ha.enabled else ""  # Home Assistant's rate-limited copies live under <root>/ha/
-        longest = max((f"{mqtt.root_topic}/{below}{path}" for _, path in relative), key=len)
+        topics = [f"{mqtt.root_topic}/{path}" for _, path in relative]
+        if ha.enabled:  # Home Assistant's rate-limited copies of its entities' values live under <root>/ha/
+            topics += [f"{mqtt.root_topic}/ha/{path}" for f, path in relative if f.ha is not None]
+        longest = max(topics, key=len)
         _check_topic(ctx, "mqtt.base_topic", mqtt.base_topic, longest)
     if ha.enabled and ctx.ok("homeassistant.discovery_prefix", "mqtt.rig"):
         # the discovery config topics, as Home Assistant discovery names them

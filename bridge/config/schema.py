@@ -54,11 +54,13 @@ from bridge.config.settings import (
     MetricsSettings,
     MetricsTlsSettings,
     MqttSettings,
+    PitSettings,
     PublishSettings,
     RateSettings,
     RealtimeDevice,
     Settings,
     TlsSettings,
+    TyreSettings,
     UdpSettings,
     WledSettings,
 )
@@ -77,6 +79,7 @@ _GLOB_MESSAGE = (
     "must be a glob over topic paths below <base>/<rig>/, e.g. 'player/*' or 'cars/*/position' "
     "(no + or # wildcards, no leading or trailing '/')"
 )
+_TRACK_GLOB_MESSAGE = "must be a glob over track names as the topics spell them, e.g. 'austria' or 'silverstone*'"
 _PORT = integer(1, 65535)
 _FILE = optional(existing_file())
 _RATE_HZ = number(0.001, 60)  # from once in 17 minutes to the game's fastest send rate
@@ -216,6 +219,9 @@ SCHEMA = Section(
             GamesSettings,
             {"gt7": Section(Gt7Settings, {"console": optional(host_or_ip()), "console_port": _PORT})},
         ),
+        # racer's aids (docs/aids.md): the wear limit, and pit-stop time per track (glob over track names: seconds)
+        "tyres": Section(TyreSettings, {"wear_limit_pct": number(1, 100)}),
+        "pit": Section(PitSettings, {"loss_s": glob_map(number(0, 300), _TRACK_GLOB_MESSAGE)}),
     },
     (check_settings, check_games),
 )

@@ -210,6 +210,18 @@ class GamesSettings:
 
 
 @dataclass(frozen=True)
+class TyreSettings:
+    wear_limit_pct: float = 70.0  # the racer's aids: laps until a wheel's wear reaches this (docs/aids.md)
+
+
+@dataclass(frozen=True)
+class PitSettings:
+    # The time a pit stop costs (s) per track, over the shipped table: (glob over track names, seconds), the last
+    # match wins (docs/aids.md)
+    loss_s: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
 class Settings:
     udp: UdpSettings = field(default_factory=UdpSettings)
     mqtt: MqttSettings = field(default_factory=MqttSettings)
@@ -220,6 +232,8 @@ class Settings:
     log: LogSettings = field(default_factory=LogSettings)
     export: ExportSettings = field(default_factory=ExportSettings)
     games: GamesSettings = field(default_factory=GamesSettings)
+    tyres: TyreSettings = field(default_factory=TyreSettings)
+    pit: PitSettings = field(default_factory=PitSettings)
 
     def summary(self) -> str:
         """One line for humans: where telemetry comes from and where it goes."""

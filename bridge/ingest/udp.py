@@ -149,6 +149,13 @@ class UdpReceiver:
         name = self._sock.getsockname()
         return name[0], name[1]
 
+    def send(self, data: bytes, addr: tuple[str, int]) -> None:
+        """Send from the receiving socket itself, for a peer that answers to the sender's address and port (GT7's
+        console streams to whoever sends it heartbeats). Raises OSError (BlockingIOError when the buffer is full)."""
+        if self._sock is None:
+            raise RuntimeError("UdpReceiver not started")
+        self._sock.sendto(data, addr)
+
     def _bind(self) -> socket.socket:
         s = self.settings
         family = socket.AF_INET6 if ipaddress.ip_address(s.bind).version == 6 else socket.AF_INET

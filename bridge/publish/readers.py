@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from bridge.publish.homeassistant import HomeAssistant
 from bridge.publish.led_realtime import LedRealtime
+from bridge.publish.race_control import RaceControlFeed
 from bridge.publish.wled import Wled
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ def build_readers(bridge: Bridge) -> list[Reader]:
     if wled.enabled and wled.topics:
         readers.append(Wled(wled.topics, bridge.engine, bridge.lights, wake=wake))
     engine = bridge.engine
+    readers.append(RaceControlFeed(engine, bridge.view))  # racer's aids: the race_control topic
     if settings.lights.realtime:  # LED devices over UDP, fed on the datagram path (origin: the datagram's time)
         readers.append(LedRealtime.from_settings(settings, bridge.lights, lambda: engine.origin_ns, bridge.faults))
     return readers

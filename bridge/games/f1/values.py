@@ -351,7 +351,9 @@ FIELDS = (
     *(f"session/{name}" for name in (
         "track", "track_length_m", "type", "formula", "weather", "track_temp_c", "air_temp_c", "total_laps",
         "time_left_s", "safety_car", "pit_speed_limit_kph", "paused", "network_game", "uid", "active_cars",
-        "best_lap_ms", "best_lap_driver", "red_flag", "start_lights", "chequered_flag")),
+        "best_lap_ms", "best_lap_driver", "red_flag", "start_lights", "chequered_flag",
+        "results", "standings", "best_sector*", "speed_trap_*", "safety_car_periods", "virtual_safety_car_periods",
+        "red_flag_periods")),
     *(f"player/{name}" for name in (
         "name", "team", "race_number", "nationality", "position", "grid_position", "lap", "lap_distance_m",
         "sector", "current_lap_ms", "last_lap_ms", "best_lap_ms", "gap_ahead_ms", "gap_leader_ms", "pit_status",
@@ -359,7 +361,18 @@ FIELDS = (
         "tyre_compound", "tyre_visual", "tyre_age_laps", "tyre_wear_pct", "tyre_wear_rate_pct_per_lap",
         "stint_laps", "speed_kph", "gear", "rpm", "throttle_pct", "brake_pct", "steer_pct", "clutch_pct", "drs",
         "drs_allowed", "engine_temp_c", "max_rpm", "idle_rpm", "pit_limiter", "fuel_kg", "fuel_laps",
-        "ers_store_j", "ers_deployed_j", "ers_mode", "fuel_mix", "fia_flag", "g_lateral", "g_longitudinal")),
+        "ers_store_j", "ers_deployed_j", "ers_mode", "fuel_mix", "fia_flag", "g_lateral", "g_longitudinal",
+        "pit_lane_time_ms", "lap_completed", "stints", "best_sector*", "speed_trap_kph", "top_speed_kph",
+        "collisions", "overtakes", "positions_gained")),
+    # racer's aids (bridge/state/aids) and the decoded values published with them
+    "session/forecast", "session/rain_pct_next",
+    *(f"player/{name}" for name in (
+        "delta_best_ms", "estimated_lap_ms", "delta_session_best_ms", "fuel_used_last_lap_kg", "fuel_per_lap_kg",
+        "fuel_to_finish_kg", "fuel_surplus_kg", "fuel_surplus_laps", "fuel_target_per_lap_kg", "fuel_vs_game_laps",
+        "fuel_model", "tyre_model", "tyre_laps_left", "tyre_sets", "battle/*", "pit_window/*", "rejoin", "rejoin_*",
+        "driver_status", "corner_cutting_warnings", "unserved_drive_throughs", "unserved_stop_gos",
+        "ers_harvested_mguk_j", "ers_harvested_mguh_j", "power_ice_kw", "power_mguk_kw", "drs_fault", "ers_fault",
+        "active_aero_mode", "overtake_available", "overtake_active")),
 )  # fmt: skip
 
 

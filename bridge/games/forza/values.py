@@ -129,7 +129,8 @@ FIELDS = (
         "position", "lap", "current_lap_ms", "last_lap_ms", "best_lap_ms", "stint_laps", "tyre_wear_pct",
         "tyre_wear_rate_pct_per_lap", "speed_kph", "gear", "rpm", "idle_rpm", "max_rpm", "throttle_pct",
         "brake_pct", "steer_pct", "clutch_pct", "handbrake_pct", "boost_psi", "power_kw", "torque_nm",
-        "fuel_pct", "race_time_s", "distance_m", "car/ordinal", "car/class", "car/pi", "car/drivetrain")),
+        "fuel_pct", "race_time_s", "distance_m", "car/ordinal", "car/class", "car/pi", "car/drivetrain",
+        "lap_completed", "stints", "top_speed_kph")),
 )  # fmt: skip
 
 FORZA_VALUES = register(
