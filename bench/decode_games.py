@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import itertools
 import random
 import sys
 from collections.abc import Callable, Sequence
@@ -35,7 +36,8 @@ from bridge.games.gt7 import codec as gt7
 from bridge.games.gt7 import crypto
 from bridge.games.outgauge import codec as outgauge
 from bridge.games.outgauge.synth import GaugeConfig, SyntheticGauge
-from bridge.games.registry import identify
+from bridge.games.registry import BY_KEY, identify
+from bridge.state.session import SessionState
 from tools.captures import captures_root
 
 HZ = 60
@@ -48,11 +50,15 @@ def identify_decode(data: bytes) -> Any:
     return game.decode(data) if game else None
 
 
-def timed(datagrams: Sequence[bytes], makers: dict[str, Callable[[bytes], Any]], args: argparse.Namespace) -> dict:
+def timed(
+    datagrams: Sequence[bytes], makers: dict[str, Callable[[Any], Any]], args: argparse.Namespace
+) -> dict[str, float]:
     total = dict.fromkeys(makers, 0.0)
     for start in range(0, len(datagrams), CHUNK):
         chunk = datagrams[start : start + CHUNK]
-        variants = {name: [(fn, d) for d in chunk] for name, fn in makers.items()}
+        variants: dict[str, Sequence[tuple[Callable[[Any], Any], Any]]] = {
+            name: [(fn, d) for d in chunk] for name, fn in makers.items()
+        }
         for name, ns in best_of(variants, args.repeat, args.target_ms, args.budget_ms).items():
             total[name] += ns * len(chunk)
     return {name: ns / len(datagrams) for name, ns in total.items()}
@@ -66,13 +72,23 @@ def codec_row(label: str, datagrams: Sequence[bytes], codec: Any, args: argparse
             f"{fmt_ns(t['decode'])} / {fmt_ns(t['identify+decode'])} / {fmt_ns(t['decode+to_dict'])}", "info"]
 
 
+def live_row(datagrams: Sequence[bytes], key: str, args: argparse.Namespace) -> list[str]:
+    """What the live pipeline costs per datagram before publishing: decode and the game's writer (the repeats
+    replay one chunk, so from the second pass GT7's writer drops the packets as stale: a little cheaper)."""
+    game, state = BY_KEY[key], SessionState()
+    process = game.process
+    assert process is not None
+    t = timed(datagrams, {"live": lambda d: process(state, game.decode(d))}, args)["live"]
+    return ["  decode + writer per datagram / per second at 60 Hz", "", f"{fmt_ns(t)} / {fmt_ns(t * HZ)}", "info"]
+
+
 def gt7_inputs(root: Path) -> tuple[list[bytes], list[bytes]]:
     """(encrypted, clear) packets of the recording, and the real encrypted one at the end of the first list."""
     raw = gzip.decompress((root / "gt7" / "replay-368-decrypted.gz").read_bytes())
     clear = [raw[i : i + 368] for i in range(0, 368 * GT7_PACKETS, 368)]
     rng = random.Random(1)
     encrypted = [crypto.encrypt(p, rng.getrandbits(32), b"~") for p in clear]
-    return encrypted + [(root / "gt7" / "encrypted-296.bin").read_bytes()], clear
+    return [*encrypted, (root / "gt7" / "encrypted-296.bin").read_bytes()], clear
 
 
 def measure(args: argparse.Namespace) -> list[list[str]]:
@@ -94,14 +110,17 @@ def measure(args: argparse.Namespace) -> list[list[str]]:
         ["  decode of the packet in clear (no Salsa20)", "", fmt_ns(floor), "info"],
         ["  identify+decode / decode+to_dict", "", f"{fmt_ns(t['identify+decode'])} / {fmt_ns(t['decode+to_dict'])}",
          "info"],
+        live_row(encrypted, "gt7", args),
     ]  # fmt: skip
     dirt_path = root / "dirt" / "dirt-rally-ps4-264.bin"
     if dirt_path.is_file():
         raw = dirt_path.read_bytes()
         dirt = [raw[i : i + 264] for i in range(0, len(raw), 264)]
         rows.append(codec_row(f"Codemasters ({len(dirt)} real datagrams)", dirt, codemasters, args))
-    gauge = [d for _, d in zip(range(1800), SyntheticGauge(GaugeConfig()).datagrams())]
+        rows.append(live_row(dirt, "codemasters", args))
+    gauge = [d for _, d in itertools.islice(SyntheticGauge(GaugeConfig()).datagrams(), 1800)]
     rows.append(codec_row(f"OutGauge ({len(gauge)} synthetic datagrams)", gauge, outgauge, args))
+    rows.append(live_row(gauge, "outgauge", args))
     return rows
 
 

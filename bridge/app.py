@@ -29,7 +29,9 @@ from pathlib import Path
 from typing import Any, cast
 
 from bridge.config import Settings, load_settings
+from bridge.export.service import ExportService
 from bridge.faults import Faults
+from bridge.games.gt7.console import Gt7ConsoleService
 from bridge.games.registry import BY_KEY, LIVE, Game, identify_live
 from bridge.ingest.forward import Forwarder
 from bridge.ingest.recorder import PipelineRecorder
@@ -44,8 +46,10 @@ from bridge.publish.metrics import MetricsExporter
 from bridge.publish.mqtt import MqttLink
 from bridge.publish.outbox import Outbox
 from bridge.publish.policy import TopicPolicy
+from bridge.publish.race_control import RaceControlFeed
 from bridge.publish.service import DatagramTime, Deps, Factory, Service, service_stage
 from bridge.publish.wled import Wled
+from bridge.state.aids.hooks import process_aids_settings
 from bridge.state.changes import BRIDGE, GAME, Changes
 from bridge.state.session import SessionState
 from bridge.state.view import readonly
@@ -53,6 +57,12 @@ from bridge.status import BridgeStatus
 from bridge.supervise import supervise
 
 log = logging.getLogger("rigbridge")
+
+
+def switched(service: Any) -> Any:
+    """A service with an `enabled` flag of its own, or None (left off) when its settings disable it."""
+    return service if service.enabled else None
+
 
 Writer = Callable[[SessionState, Any], Changes]  # the running game's writer: folds a record in, says what changed
 
@@ -62,8 +72,11 @@ SERVICES: tuple[Factory, ...] = (
     PublishEngine.from_deps,  # "mqtt": the catalogue's topics (always on)
     HomeAssistant.from_deps,  # "homeassistant": discovery and rate-limited states
     Wled.from_deps,  # "wled": the LED frame over WLED's MQTT JSON API
+    RaceControlFeed.from_deps,  # "race_control": the race-control messages, in order
     LedRealtime.from_deps,  # "led_realtime": the LED frame over UDP, on the datagram path
     MetricsExporter.from_deps,  # "metrics": the Prometheus endpoint (after led_realtime, whose stats it shows)
+    lambda d: switched(ExportService(d.settings.export, d.view, d.faults)),  # "export": a JSON file per session
+    lambda d: switched(Gt7ConsoleService(d.settings.games.gt7, d.view, d.faults, d.udp_send)),  # "gt7_console"
 )
 
 SUMMARY_INTERVAL_S = 60.0
@@ -83,6 +96,7 @@ class Bridge:
         assert tables is not None, "a live game registers its value table"
         self.state = SessionState(tables)
         self.view = readonly(self.state)
+        process_aids_settings(self.state, settings.tyres.wear_limit_pct, settings.pit.loss_s)  # racer's aids
         self.status = BridgeStatus()
         self.ingest = IngestStats()
         self.lights = Lights(self.view, settings.lights)
@@ -127,6 +141,7 @@ class Bridge:
             faults=self.faults,
             datagram_time=self.datagram_time,
             counters=self.ingest,
+            udp_send=self._send_from_udp_port,
             service=services.get,
         )
         for factory in SERVICES:
@@ -134,6 +149,10 @@ class Bridge:
             if service is not None:
                 services[service.name] = service
         return services
+
+    def _send_from_udp_port(self, data: bytes, addr: tuple[str, int]) -> None:
+        """A datagram from the bridge's receiving socket (GT7's heartbeat must come from the port it sends to)."""
+        self.receiver.send(data, addr)
 
     def _wake(self) -> None:
         """Services publish outside the packet path too (timers, subscriptions): wake the link."""

@@ -62,46 +62,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_synth(args: argparse.Namespace) -> int:
     from bridge.games.registry import BY_KEY
+    from bridge.games.sender import synth_command
+    from bridge.games.synth_plan import SynthOptions
 
-    to = args.to or f"127.0.0.1:{BY_KEY[args.game].default_port}"
-    if args.game in ("gt7", "codemasters", "outgauge"):
-        from bridge.games.more_synth_cli import synth_main as more_synth_main
-
-        return more_synth_main(
-            args.game, to=to, variant=args.variant, packet_format=args.format, cars=args.cars, rate=args.rate,
-            duration=args.duration, speed=args.speed, seed=args.seed, laps=args.laps,
-        )  # fmt: skip
-    if args.game == "forza":
-        if args.format is not None:
-            print("rigbridge synth: --format is F1's; Forza's datagrams are chosen with --variant", file=sys.stderr)
-            return 2
-        from bridge.games.forza.synth_cli import synth_main as forza_synth_main
-
-        return forza_synth_main(
-            to=to,
-            variant=args.variant or "motorsport",
-            rate=args.rate,
-            cars=12 if args.cars is None else args.cars,
-            duration=args.duration,
-            speed=args.speed,
-            seed=args.seed,
-            laps=args.laps,
-        )
-    if args.variant is not None:
-        print("rigbridge synth: --variant is Forza's (with --game forza); F1 has --format", file=sys.stderr)
-        return 2
-    from bridge.games.f1.synth_cli import synth_main
-
-    return synth_main(
-        to=to,
-        rate=args.rate,
-        cars=22 if args.cars is None else args.cars,
-        packet_format=2025 if args.format is None else args.format,
-        duration=args.duration,
-        speed=args.speed,
-        seed=args.seed,
-        laps=args.laps,
-    )
+    game = BY_KEY[args.game]
+    assert game.synth_plan is not None, f"{game.key} has no synthetic race"
+    options = SynthOptions(rate=args.rate, laps=args.laps, seed=args.seed, variant=args.variant,
+                           packet_format=args.format, cars=args.cars)
+    to = args.to or f"127.0.0.1:{game.default_port}"
+    return synth_command(game.synth_plan, options, to=to, duration=args.duration, speed=args.speed)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -153,7 +122,16 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from bridge.export.offline import export_main
+
+    return export_main(args.captures, out_dir=args.output, write_csv=args.csv, idle_s=args.idle)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from bridge.games.registry import GAMES  # the `--game` names; every command but `--version` needs it anyway
+
+    game_keys = tuple(game.key for game in GAMES)
     parser = argparse.ArgumentParser(
         prog="rigbridge",
         description="F1 game UDP telemetry bridge: MQTT topic per field, Prometheus metrics, "
@@ -205,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         "rigbridge synth --to 127.0.0.1:20777 --rate 60 --cars 22 --format 2025 --duration 120\n"
         "  rigbridge synth --game forza --variant horizon --to 192.168.1.20:5300",
     )
-    p.add_argument("--game", choices=("f1", "forza", "gt7", "codemasters", "outgauge"), default="f1",
+    p.add_argument("--game", choices=game_keys, default="f1",
                    help="the game to imitate (default f1)")
     p.add_argument("--to", metavar="HOST:PORT",
                    help="where to send (default 127.0.0.1 on the game's port: 20777 for F1, 5300 for Forza)")
@@ -214,8 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cars in the race (F1: 2-22, 2-24 in format 2026, default 22; Forza: default 12)")
     p.add_argument("--format", type=int, default=None, choices=(2023, 2024, 2025, 2026),
                    help="F1's UDP format (default 2025)")
-    p.add_argument("--variant", choices=("sled", "dash", "horizon", "motorsport", "296", "316", "344", "368",
-                                         "lfs", "beamng", "lfs-id", "beamng-id"), default=None,
+    p.add_argument("--variant", default=None, metavar="NAME",
                    help="Forza's datagram: sled (232 bytes, FM7), dash (311, FM7), horizon (324, FH4/FH5) or "
                    "motorsport (331, Forza Motorsport 2023; the default); GT7's packet size (344 the default); "
                    "OutGauge's sender (lfs the default, beamng, -id for the 96-byte datagram)")
@@ -242,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
         "whenever one Forza size divides the file."
     )
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--game", choices=("auto", "f1", "forza", "gt7", "codemasters", "outgauge"), default="auto",
+    p.add_argument("--game", choices=("auto", *game_keys), default="auto",
                    help="decode every datagram as this game's (default auto: the game its signature names)")
 
     p = add(
@@ -296,6 +273,18 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"time scale: 2 plays twice as fast ({MIN_SPEED:g} to {MAX_SPEED:g})")
     pace.add_argument("--max", action="store_true", help="send as fast as possible, ignoring the timing")
     p.add_argument("--loop", action="store_true", help="start again at the end, until interrupted")
+
+    p = add(
+        "export",
+        _cmd_export,
+        "the session files (JSON, and CSV with --csv) of recorded races, as `export.dir` writes them live",
+        "rigbridge export monza.rbcap -o results/ --csv",
+    )
+    p.add_argument("captures", nargs="+", metavar="CAPTURE", help="rigbridge capture files (rigbridge record)")
+    p.add_argument("-o", "--output", default=".", metavar="DIR", help="folder for the files (default: here)")
+    p.add_argument("--csv", action="store_true", help="also write a CSV next to each JSON: one row per lap per car")
+    p.add_argument("--idle", type=DURATION, default=60.0, metavar="S",
+                   help="a gap of S seconds between two datagrams ends a session (export.idle_s; default 60)")
     return parser
 
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 from bridge import __version__
 
-
 LATENCY_BUCKETS_S = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
 

@@ -41,7 +41,7 @@ async def supervise(
             return
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - the point of a supervisor: report and restart
+        except Exception as exc:
             faults.error(f"task.{name}", exc, f"task.{name} failed and restarts: {exc!r}")
         if time.monotonic() - started > restart_max_s:
             delay = restart_min_s
@@ -65,7 +65,7 @@ def supervise_thread(
         try:
             body()
             return
-        except Exception as exc:  # noqa: BLE001 - reported and restarted, as supervise() does
+        except Exception as exc:
             report(f"task.{name}", exc, f"task.{name} failed and restarts: {exc!r}")
         if time.monotonic() - started > restart_max_s:
             delay = restart_min_s

@@ -349,7 +349,7 @@ def test_yaml_syntax_error_has_line(tmp_path: Path, text: str, line: int, fragme
 def test_top_level_must_be_mapping(tmp_path: Path, text: str, got: str) -> None:
     problem = only_problem(write(tmp_path, text))
     assert (problem.line, problem.key) == (1, "<file>")
-    sections = "udp, mqtt, publish, metrics, homeassistant, lights, log"
+    sections = "udp, mqtt, publish, metrics, homeassistant, lights, log, export, games, tyres, pit"
     assert problem.message == f"the top level must be a mapping of sections: {sections}"
     assert str(problem).endswith(f"(got {got})")
 

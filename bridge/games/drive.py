@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
+from typing import cast
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class Drive:
     def _target(self, lap_distance: float) -> float:
         x = lap_distance / self.track_m
         wave = 0.5 + 0.5 * math.cos(2 * math.pi * self.corners * x)  # 1 on the straights, 0 in the corners
-        return (self.v_min + (self.v_max - self.v_min) * wave**1.5) * self.pace
+        return cast(float, (self.v_min + (self.v_max - self.v_min) * wave**1.5) * self.pace)
 
     def step(self, dt: float) -> Sample:
         lap_distance = self.distance % self.track_m

@@ -32,10 +32,10 @@ class FlatLayout:
     def __repr__(self) -> str:
         return f"FlatLayout({self.name!r}, {self.size} bytes)"
 
-    def unpack(self, data: bytes | bytearray | memoryview) -> tuple:
+    def unpack(self, data: bytes | bytearray | memoryview) -> tuple[Any, ...]:
         return self.struct.unpack_from(data)
 
-    def as_dict(self, values: tuple) -> dict[str, Any]:
+    def as_dict(self, values: tuple[Any, ...]) -> dict[str, Any]:
         return dict(zip(self.keys, values))
 
     def pack(self, fields: Mapping[str, Any]) -> bytes:

@@ -12,19 +12,34 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.games.codemasters import codec as codemasters_codec
+from bridge.games.codemasters import synth as codemasters_synth
+from bridge.games.codemasters import synth_cli as codemasters_synth_cli
+from bridge.games.codemasters import writer as codemasters_writer
+from bridge.games.codemasters.values import CODEMASTERS_VALUES
 from bridge.games.f1 import codec as f1_codec
 from bridge.games.f1 import synth as f1_synth
+from bridge.games.f1 import synth_cli as f1_synth_cli
 from bridge.games.f1 import writer as f1_writer
-from bridge.games.f1.values import F1_VALUES
 from bridge.games.f1.layouts import HEADER_SIZE as F1_HEADER_SIZE
 from bridge.games.f1.layouts import LAYOUTS as F1_LAYOUTS
+from bridge.games.f1.values import F1_VALUES
 from bridge.games.forza import codec as forza_codec
 from bridge.games.forza import synth as forza_synth
+from bridge.games.forza import synth_cli as forza_synth_cli
 from bridge.games.forza import writer as forza_writer
 from bridge.games.forza.values import FORZA_VALUES
-from bridge.games.codemasters import codec as codemasters_codec
 from bridge.games.gt7 import codec as gt7_codec
+from bridge.games.gt7 import synth as gt7_synth
+from bridge.games.gt7 import synth_cli as gt7_synth_cli
+from bridge.games.gt7 import writer as gt7_writer
+from bridge.games.gt7.values import GT7_VALUES
 from bridge.games.outgauge import codec as outgauge_codec
+from bridge.games.outgauge import synth as outgauge_synth
+from bridge.games.outgauge import synth_cli as outgauge_synth_cli
+from bridge.games.outgauge import writer as outgauge_writer
+from bridge.games.outgauge.values import OUTGAUGE_VALUES
+from bridge.games.synth_plan import SynthOptions, SynthPlan
 from bridge.state.values import ValueTable
 
 
@@ -43,6 +58,8 @@ class Game:
     tables: ValueTable | None = None  # what the writer registers into the state (with `process`)
     # `rigbridge demo --game <key>`: (the race generator, its config) for a seed; None: no demo
     synth: Callable[[int], tuple[Callable[[Any], Any], Any]] | None = None
+    # `rigbridge synth --game <key>`: the command's options mapped to the generator (bridge/games/sender.py)
+    synth_plan: Callable[[SynthOptions], SynthPlan] | None = None
 
 
 # Every size each F1 format allows, computed once from the layouts.
@@ -75,6 +92,7 @@ F1 = Game(
     process=f1_writer.process_packet,
     tables=F1_VALUES,
     synth=lambda seed: (f1_synth.SyntheticRace, f1_synth.SynthConfig(cars=22, seed=seed)),
+    synth_plan=f1_synth_cli.plan,
 )
 
 FORZA = Game(
@@ -93,6 +111,7 @@ FORZA = Game(
     process=forza_writer.process_telemetry,
     tables=FORZA_VALUES,
     synth=lambda seed: (forza_synth.ForzaRace, forza_synth.SynthConfig(seed=seed)),
+    synth_plan=forza_synth_cli.plan,
 )
 
 GT7 = Game(
@@ -102,13 +121,17 @@ GT7 = Game(
     default_port=33740,
     setup=(
         "Nothing to set in the game: GT7 streams to whoever sends the PlayStation a heartbeat. Give rigbridge the "
-        "console's IP address (on the PlayStation: Settings -> Network -> Connection Status); rigbridge sends the "
-        "heartbeat to its UDP port 33739 and receives the encrypted packets on port 33740, so both ports must be "
-        "reachable between the two machines (same network, no client isolation). Packets flow on track and in "
-        "replays, not in the menus."
+        "console's IP address as games.gt7.console (on the PlayStation: Settings -> Network -> Connection "
+        "Status); rigbridge sends the heartbeat to its UDP port 33739 and receives the encrypted packets on port "
+        "33740, so both ports must be reachable between the two machines (same network, no client isolation). "
+        "Packets flow on track and in replays, not in the menus."
     ),
     matches=gt7_codec.matches,
     decode=gt7_codec.decode,
+    process=gt7_writer.process_packet,
+    tables=GT7_VALUES,
+    synth=lambda seed: (gt7_synth.SyntheticGt7, gt7_synth.Gt7SynthConfig(seed=seed)),
+    synth_plan=gt7_synth_cli.plan,
 )
 
 CODEMASTERS = Game(
@@ -126,6 +149,10 @@ CODEMASTERS = Game(
     ),
     matches=codemasters_codec.matches,
     decode=codemasters_codec.decode,
+    process=codemasters_writer.process_telemetry,
+    tables=CODEMASTERS_VALUES,
+    synth=lambda seed: (codemasters_synth.SyntheticStage, codemasters_synth.StageConfig(seed=seed)),
+    synth_plan=codemasters_synth_cli.plan,
 )
 
 OUTGAUGE = Game(
@@ -140,6 +167,10 @@ OUTGAUGE = Game(
     ),
     matches=outgauge_codec.matches,
     decode=outgauge_codec.decode,
+    process=outgauge_writer.process_gauge,
+    tables=OUTGAUGE_VALUES,
+    synth=lambda seed: (outgauge_synth.SyntheticGauge, outgauge_synth.GaugeConfig(seed=seed)),
+    synth_plan=outgauge_synth_cli.plan,
 )
 
 GAMES: tuple[Game, ...] = (F1, FORZA, CODEMASTERS, OUTGAUGE, GT7)

@@ -15,9 +15,10 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TextIO
 
-from bridge.limits import duration_problem, speed_problem
+from bridge.games.synth_plan import SynthOptions, SynthPlan
 from bridge.ingest.forward import format_hostport, resolve_target
 from bridge.ingest.record import parse_target
+from bridge.limits import duration_problem, speed_problem
 
 
 class Race(Protocol):
@@ -102,9 +103,8 @@ async def send_frames(
 
 
 def synth_command(
-    make_race: MakeRace,
-    make_config: Callable[[], Any],
-    describe: str,
+    plan: Callable[[SynthOptions], SynthPlan],
+    options: SynthOptions,
     *,
     to: str,
     duration: float | None,
@@ -112,14 +112,14 @@ def synth_command(
     err: TextIO = sys.stderr,
 ) -> int:
     """The body of `rigbridge synth` for any game: check the arguments (each bad one named in one line, exit 2),
-    send with a live status line, then a summary. `make_config()` raises ValueError for a bad game option."""
+    send with a live status line, then a summary. `plan(options)` raises ValueError for a bad game option."""
     try:
         target = parse_target(to)
     except ValueError as exc:
         print(f"rigbridge synth: --to {to!r}: {exc}", file=err)
         return 2
     try:
-        config = make_config()
+        chosen = plan(options)
         if problem := speed_problem(speed):
             raise ValueError(f"--speed {problem}")
         if duration is not None and (problem := duration_problem(duration)):
@@ -135,11 +135,11 @@ def synth_command(
         return 2
     counters = SendCounters()
     print(
-        f"rigbridge synth: {describe}, x{speed:g} -> {label}"
+        f"rigbridge synth: {chosen.describe}, x{speed:g} -> {label}"
         f"{'' if duration is None else f' for {duration:g} s'} (Ctrl-C stops)",
         file=err,
     )
-    job = send_frames(make_race, config, target, speed=speed, duration=duration, counters=counters)
+    job = send_frames(chosen.make_race, chosen.config, target, speed=speed, duration=duration, counters=counters)
     try:
         asyncio.run(with_status(job, counters, err))
     except KeyboardInterrupt:

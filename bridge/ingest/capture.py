@@ -16,10 +16,10 @@ import stat
 import struct
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 MAGIC = b"RBCAPTUR"
 VERSION = 1
@@ -130,13 +130,14 @@ def _read_file_header(f: BinaryIO, path: Path) -> int:
         raise CaptureError(f"{path}: {problem}")
     _, _, header_size, start_ns, _ = FILE_HEADER.unpack(raw)
     f.seek(header_size)
-    return start_ns
+    return cast(int, start_ns)
 
 
 class CaptureWriter:
     """Appends datagrams to a capture; a new file gets a header, an existing one is repaired and continued."""
 
-    def __init__(self, path: str | os.PathLike[str], *, clock_ns=time.monotonic_ns, wall_ns=time.time_ns) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, clock_ns: Callable[[], int] = time.monotonic_ns,
+                 wall_ns: Callable[[], int] = time.time_ns) -> None:
         self.path = Path(path)
         self._clock_ns = clock_ns
         self.records = 0
@@ -146,13 +147,13 @@ class CaptureWriter:
             last_t = 0
             for record in reader:
                 last_t = record.t_ns
-            self._file = open(self.path, "r+b")
+            self._file: BinaryIO = open(self.path, "r+b")  # noqa: SIM115 - open for the writer's lifetime
             self._file.truncate(reader.valid_bytes)
             self._file.seek(reader.valid_bytes)
             # Continue the timeline after the last record so replay timing stays monotonic.
             self._origin = clock_ns() - last_t
         else:
-            self._file = open(self.path, "wb")
+            self._file = open(self.path, "wb")  # noqa: SIM115 - open for the writer's lifetime
             self._file.write(FILE_HEADER.pack(MAGIC, VERSION, FILE_HEADER.size, wall_ns(), 0))
             self._origin = clock_ns()
 

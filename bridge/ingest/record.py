@@ -25,14 +25,14 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from bridge.limits import duration_problem, speed_problem
 from bridge.config import UdpSettings, _parse_hostport, default_settings
 from bridge.ingest.capture import CaptureError, CaptureReader, CaptureRecord, CaptureWriter, is_capture
 from bridge.ingest.forward import format_hostport, resolve_target
 from bridge.ingest.stats import IngestStats
 from bridge.ingest.udp import PortInUseError, UdpReceiver
+from bridge.limits import duration_problem, speed_problem
 
 __all__ = [
     "DEFAULT_REPLAY_TARGET",
@@ -189,7 +189,7 @@ class _Recorder:
         return 0
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> list[int]:
-        installed = []
+        installed: list[int] = []
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 loop.add_signal_handler(sig, self.stop.set)
@@ -217,7 +217,7 @@ class _Recorder:
         self.err.write(f"{line:<72}")
         self.err.flush()
 
-    def _on_datagram(self, data: bytes, addr: tuple, t_ns: int) -> None:
+    def _on_datagram(self, data: bytes, addr: tuple[Any, ...], t_ns: int) -> None:
         writer = self.writer
         if writer is None or self.failure is not None:
             return
@@ -300,7 +300,7 @@ class _Progress:
     def draw(self, now_ns: int, pass_start_ns: int, sent_in_pass: int, sent_total: int, passes: int) -> None:
         self.next_at = now_ns + int(STATUS_INTERVAL_S * 1e9)
         fraction = min(sent_in_pass / self.total, 1.0) if self.total else 1.0
-        filled = int(round(fraction * _BAR_WIDTH))
+        filled = round(fraction * _BAR_WIDTH)
         elapsed = (now_ns - pass_start_ns) / 1e9
         timing = f"{elapsed:.1f}/{self.span_s:.1f} s" if self.span_s is not None else f"{elapsed:.1f} s"
         loops = f"  pass {passes}, {sent_total} sent in all" if passes > 1 else ""
@@ -441,7 +441,7 @@ class _Sender:
         self,
         path: Path,
         family: int,
-        address: tuple,
+        address: tuple[Any, ...],
         speed: float,
         max_speed: bool,
         scan: _Scan,

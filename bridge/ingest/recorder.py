@@ -8,6 +8,7 @@ only, counted in `dropped`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -60,15 +61,11 @@ class PipelineRecorder:
             self.error = f"{self.path}: {exc.strerror or exc}"
             log.error("recording stopped, the pipeline carries on: %s", self.error)
         finally:
-            try:
+            with contextlib.suppress(OSError):
                 writer.close()
-            except OSError:
-                pass
 
     def close(self, timeout: float = 5.0) -> None:
         if self._thread.is_alive():
-            try:
+            with contextlib.suppress(queue.Full):
                 self._queue.put(None, timeout=timeout)
-            except queue.Full:
-                pass
             self._thread.join(timeout)

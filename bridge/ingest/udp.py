@@ -27,6 +27,7 @@ address, `SO_RCVBUF` is raised (the kernel's grant is in `rcvbuf_effective`), an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import ipaddress
 import os
@@ -35,6 +36,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bridge.config import UdpSettings
 from bridge.faults import Faults
@@ -45,7 +47,7 @@ from bridge.net import PortInUseError  # raised here, named here for the receive
 
 __all__ = ["PortInUseError", "UdpReceiver", "find_port_holder", "read_kernel_drops"]
 
-DatagramHandler = Callable[[bytes, tuple, int], None]
+DatagramHandler = Callable[[bytes, tuple[Any, ...], int], None]
 
 _PROC_NET = (Path("/proc/net/udp"), Path("/proc/net/udp6"))
 _ALLOW_CACHE_MAX = 1024  # source addresses whose allow-list verdict is remembered
@@ -70,7 +72,7 @@ class UdpReceiver:
         self.stats = stats
         self.forwarder = forwarder
         self.faults = faults if faults is not None else Faults()
-        self.source: tuple | None = None  # the sender being followed, as recvfrom gives it
+        self.source: tuple[Any, ...] | None = None  # the sender being followed, as recvfrom gives it
         self._source_heard_ns = 0  # monotonic ns of its last datagram
         self._switch_after_ns = int(settings.receive_timeout_s * 1e9)
         wanted = getattr(settings, "source", None)
@@ -137,15 +139,20 @@ class UdpReceiver:
         name = self._sock.getsockname()
         return name[0], name[1]
 
+    def send(self, data: bytes, addr: tuple[str, int]) -> None:
+        """Send from the receiving socket itself, for a peer that answers to the sender's address and port (GT7's
+        console streams to whoever sends it heartbeats). Raises OSError (BlockingIOError when the buffer is full)."""
+        if self._sock is None:
+            raise RuntimeError("UdpReceiver not started")
+        self._sock.sendto(data, addr)
+
     def _bind(self) -> socket.socket:
         s = self.settings
         family = socket.AF_INET6 if ipaddress.ip_address(s.bind).version == 6 else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
-            try:
+            with contextlib.suppress(OSError):  # keep the system default; rcvbuf_effective shows what we got
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, s.rcvbuf_bytes)
-            except OSError:
-                pass  # keep the system default; rcvbuf_effective shows what we got
             self.rcvbuf_effective = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
             try:
                 sock.bind((s.bind, s.port))
@@ -161,7 +168,7 @@ class UdpReceiver:
 
     # ------------------------------------------------------------------------------------------- hot path
 
-    def _datagram_received(self, data: bytes, addr: tuple) -> None:
+    def _datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
         t_ns = time.monotonic_ns()
         stats = self.stats
         stats.received += 1
@@ -182,7 +189,7 @@ class UdpReceiver:
             stats.dropped[HANDLER_ERROR] += 1
             self.faults.error("datagram", exc)
 
-    def _follows(self, addr: tuple, t_ns: int) -> bool:
+    def _follows(self, addr: tuple[Any, ...], t_ns: int) -> bool:
         """A datagram from another sender than the followed one: follow it from now on, or refuse it."""
         forwarder = self.forwarder
         if forwarder is not None and forwarder.sends_from(addr):
@@ -224,7 +231,7 @@ class UdpReceiver:
         self.source = addr
         return True
 
-    def _warn_other(self, addr: tuple, why: str) -> None:
+    def _warn_other(self, addr: tuple[Any, ...], why: str) -> None:
         key = (addr[0], addr[1])
         if key in self._warned:
             return
@@ -264,7 +271,7 @@ class UdpReceiver:
         return self.stats.update_kernel_drops(self.kernel_drops())
 
 
-def _label(addr: tuple) -> str:
+def _label(addr: tuple[Any, ...]) -> str:
     return format_hostport(str(addr[0]), int(addr[1]))
 
 
@@ -313,9 +320,8 @@ def find_port_holder(port: int) -> list[tuple[int, str]]:
     try:
         inodes = set()
         for row in _proc_udp_rows():
-            if len(row) >= 10 and ":" in row[1]:
-                if int(row[1].rsplit(":", 1)[1], 16) == port and row[9] != "0":
-                    inodes.add(f"socket:[{row[9]}]")
+            if len(row) >= 10 and ":" in row[1] and int(row[1].rsplit(":", 1)[1], 16) == port and row[9] != "0":
+                inodes.add(f"socket:[{row[9]}]")
         if not inodes:
             return []
         holders: list[tuple[int, str]] = []

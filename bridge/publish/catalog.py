@@ -16,7 +16,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from bridge.jsontext import json_text
 from bridge.state import changes as groups
+from bridge.state import results
+from bridge.state.aids import documents as aids
 from bridge.state.enums import Names, slug
 from bridge.state.values import WHEELS
 
@@ -74,7 +77,7 @@ class Field:
     scope: str  # game | session | player | car | lights | bridge
     read: Callable[[Any], Any]  # subject -> value (None: nothing to publish)
     group: str  # the state change group that makes it worth reading again
-    kind: str  # int | float | bool | enum | text
+    kind: str  # int | float | bool | enum | text | json
     unit: str | None = None
     precision: int = 0
     rate: str = "normal"
@@ -93,6 +96,8 @@ class Field:
         kind = self.kind
         if kind == "bool":
             return "true" if value else "false"
+        if kind == "json":
+            return json_text(value, separators=(",", ":"), ensure_ascii=False)
         if kind == "int":
             return str(int(value))
         if kind == "float":
@@ -291,9 +296,13 @@ CAR_FIELDS: list[CarField] = [
     CarField("pit_stops", "pit_stops", LAP, "int", player_rate="on_change", car_rate="on_change",
              ha=replace(_COUNT, icon="mdi:car-wrench"), prom=Prom("pit_stops", "pit stops made"),
              description="pit stops made"),
+    CarField("pit_lane_time_ms", "pit_time_lost_ms", groups.PIT, "int", "ms", player_rate="on_change",
+             car_rate="on_change", ha=replace(_DURATION_MS, name="Time in the pit lane", icon="mdi:car-wrench"),
+             description="time spent in the pit lane this race, all stops (entry to exit)"),
+    # Deprecated, removed in the next release: the same value under its old, misleading name (it is the time in
+    # the pit lane, not the time a stop lost against staying out). No Home Assistant entity of its own any more.
     CarField("pit_time_lost_ms", "pit_time_lost_ms", groups.PIT, "int", "ms", player_rate="on_change",
-             car_rate="on_change", ha=replace(_DURATION_MS, name="Time lost in the pits"),
-             description="time spent in the pit lane this race"),
+             car_rate="on_change", description="deprecated: the same as pit_lane_time_ms (removed next release)"),
     CarField("penalties_s", "penalties_s", LAP, "int", "s", player_rate="on_change", car_rate="on_change",
              ha=Ha(device_class="duration", unit="s", name="Time penalties", icon="mdi:timer-alert"),
              description="time penalties accumulated"),
@@ -321,7 +330,37 @@ CAR_FIELDS: list[CarField] = [
              player_rate="on_change", car_rate=None, ha=replace(_PCT, name="Tyre wear per lap", icon="mdi:tire"),
              description="average tyre wear over the last lap"),
     CarField("stint_laps", "stint_laps", LAP, "int", "laps", player_rate="on_change", car_rate=None,
-             description="laps in the current stint"),
+             description="laps completed in the current stint (0 on the out-lap; see Stints and tyre age)"),
+    # race log: lap by lap, stints, bests and counters (JSON documents from bridge/state/results.py)
+    CarField("lap_completed", None, groups.LAPS, "json", read=results.lap_message, player_rate="on_change",
+             car_rate="on_change", retain=False,
+             description="one JSON message per completed lap, not retained: lap, time_ms, sectors_ms, "
+                         "sector_colours, valid, position (at the line), tyre, compound, tyre_age_laps, "
+                         "wear_added_pct, top_speed_kph; the player's also fuel_used_kg (or fuel_used_pct) and "
+                         "wheel_wear_added_pct"),
+    CarField("stints", None, groups.STINTS, "json", read=lambda car: results.stints(car) or None,
+             player_rate="on_change", car_rate="on_change",
+             description="JSON list of the tyre stints: tyre, compound, start_lap, end_lap, laps, running, "
+                         "fitted_age_laps, fitted_on_in_lap, wear_per_lap_pct (see Stints and tyre age)"),
+    *[
+        CarField(f"best_sector{s + 1}_ms", None, groups.LAPS, "int", "ms",
+                 read=lambda car, s=s: car.best_sectors_ms[s], player_rate="on_change", car_rate="on_change",
+                 description=f"personal best sector {s + 1} (valid laps)")
+        for s in range(3)
+    ],
+    CarField("speed_trap_kph", "speed_trap_kph", groups.EVENTS, "float", "km/h", 1, player_rate="on_change",
+             car_rate="on_change", ha=Ha(device_class="speed", unit="km/h", name="Speed trap", icon="mdi:speedometer"),
+             description="the car's latest speed trap speed the game announced (its best)"),
+    CarField("top_speed_kph", "top_speed_kph", groups.LAPS, "float", "km/h", 1, player_rate="on_change",
+             car_rate="on_change", description="highest speed over the completed laps"),
+    CarField("collisions", "collisions", groups.EVENTS, "int", player_rate="on_change", car_rate="on_change",
+             description="collisions the game announced with this car involved"),
+    CarField("overtakes", "overtakes", groups.EVENTS, "int", player_rate="on_change", car_rate="on_change",
+             description="overtakes made (the game's overtake events)"),
+    CarField("positions_gained", None, LAP, "int", read=_opt(lambda car: car.grid_position - car.position
+                                                            if car.grid_position and car.position else None),
+             player_rate="on_change", car_rate="on_change",
+             description="grid position minus position now (negative: places lost)"),
     # inputs and engine
     CarField("speed_kph", "speed_kph", TEL, "int", "km/h", player_rate="fast", car_rate="normal",
              deadband=1, ha=Ha(device_class="speed", unit="km/h", icon="mdi:speedometer"),
@@ -398,6 +437,41 @@ CAR_FIELDS: list[CarField] = [
              description="performance index, 100 to 999"),
     CarField("car/drivetrain", "drivetrain", STATUS, "text", player_rate="on_change", car_rate=None,
              description="fwd, rwd or awd"),
+    # GT7, Codemasters rally and OutGauge: the engine's gauges, suggested gear, fuel in litres, stage progress,
+    # suspension, the car's dashboard lights
+    CarField("suggested_gear", "suggested_gear", TEL, "int", player_rate="on_change", car_rate=None,
+             description="the gear the game suggests (none: no suggestion)"),
+    CarField("rev_warning_rpm", "rev_warning_rpm", STATUS, "int", "rpm", player_rate="on_change", car_rate=None,
+             description="where the game's rev lights start (its rev-limiter warning)"),
+    CarField("oil_temp_c", "oil_temp_c", TEL, "int", "°C", player_rate="normal", car_rate=None, deadband=1,
+             description="oil temperature"),
+    CarField("water_temp_c", "water_temp_c", TEL, "int", "°C", player_rate="normal", car_rate=None, deadband=1,
+             description="coolant temperature"),
+    CarField("oil_pressure_bar", "oil_pressure_bar", TEL, "float", "bar", 1, player_rate="normal", car_rate=None,
+             deadband=0.1, description="oil pressure"),
+    CarField("fuel_l", "fuel_l", STATUS, "float", "L", 1, player_rate="normal", car_rate=None, deadband=0.1,
+             description="fuel in the tank, litres (kWh for an electric car)"),
+    CarField("fuel_capacity_l", "fuel_capacity_l", STATUS, "float", "L", 1, player_rate="on_change", car_rate=None,
+             description="tank capacity, litres (kWh for an electric car)"),
+    CarField("stage_progress_pct", "stage_progress_pct", LAP, "float", "%", 1, player_rate="normal", car_rate=None,
+             deadband=0.1, description="how much of the rally stage is done"),
+    CarField("car/model", "car_model", STATUS, "text", player_rate="on_change", car_rate=None,
+             description="the game's short car name"),
+    *[
+        CarField(f"suspension/{wheel}/position_mm", "suspension_mm", TEL, "float", "mm", 0, convert=_wheel(w),
+                 player_rate="fast", car_rate=None, deadband=1, retain=False,
+                 description=f"{wheel.upper()} suspension position")
+        for w, wheel in enumerate(WHEELS)
+    ],
+    *[
+        CarField(f"dash/{light}", "dash_lights", STATUS, "bool", player_rate="on_change", car_rate=None,
+                 convert=lambda value, fmt, light=light: value.get(light), retain=False,
+                 description=f"dashboard light: {text}")
+        for light, text in (("handbrake", "handbrake"), ("abs", "ABS active"), ("tc", "traction control active"),
+                            ("full_beam", "full beam"), ("signal_left", "left turn signal"),
+                            ("signal_right", "right turn signal"), ("oil_warning", "oil pressure warning"),
+                            ("battery", "battery warning"))
+    ],
     # motion
     CarField("g_lateral", "g_lateral", MOTION, "float", "g", 2, player_rate="fast", car_rate=None,
              deadband=0.05, retain=False, prom=Prom("g_force_lateral", "lateral g-force"), description="lateral g"),
@@ -458,6 +532,31 @@ def _best_lap_car(ctx: Any) -> str | None:
     return None if best is None else ctx.state.cars[best[1]].name
 
 
+def _record(ctx: Any, attr: str, at: int | None) -> Any:
+    record = getattr(ctx.state, attr)
+    return record[at] if at is not None else record
+
+
+def _held(attr: str, at: int | None = None) -> Callable[[Any], Any]:
+    """The value of a session record kept as (value, car index): `best_sectors[s]`, `speed_trap_best`."""
+
+    def read(ctx: Any) -> Any:
+        record = _record(ctx, attr, at)
+        return None if record is None else record[0]
+
+    return read
+
+
+def _holder(attr: str, at: int | None = None) -> Callable[[Any], Any]:
+    """The name of the driver holding a (value, car index) session record."""
+
+    def read(ctx: Any) -> Any:
+        record = _record(ctx, attr, at)
+        return None if record is None else ctx.state.car(record[1]).name
+
+    return read
+
+
 SESSION_FIELDS: list[Field] = [
     Field("session/track", "session", _session_enum("trackId", "track_id"), groups.SESSION, "enum", rate="on_change",
           ha=replace(_ENUM, icon="mdi:go-kart-track", labels=game_labels("trackId")), description="track"),
@@ -504,6 +603,36 @@ SESSION_FIELDS: list[Field] = [
     Field("session/best_lap_driver", "session", _best_lap_car, groups.BESTS, "text", rate="on_change",
           ha=replace(_TEXT, name="Session best lap driver", icon="mdi:account-star"),
           description="who set the overall best lap"),
+    # results and race log (JSON documents from bridge/state/results.py)
+    Field("session/results", "session", lambda ctx: results.results(ctx.state), groups.CLASSIFICATION, "json",
+          rate="on_change", description="the game's final classification as one JSON document (when the game sends "
+          "it): cars by position with grid_position, name, team, race_number, laps, total_race_time_s, "
+          "gap_to_winner_ms, laps_behind, best_lap_ms, pit_stops, penalties_s, points, result_status, stints"),
+    Field("session/standings", "session", lambda ctx: results.standings(ctx.state) or None, LAP, "json",
+          rate="normal", description="the running order as one JSON list from one packet (an atomic table: "
+          "per-car position topics may briefly show two cars on one place during a swap): position, index, name, "
+          "team, race_number, lap, last_lap_ms, best_lap_ms, pit_stops, penalties_s, tyre, tyre_age_laps, "
+          "pit_status, result_status; no gaps (cars/<index>/gap_leader_ms)"),
+    *[
+        field
+        for s in range(3)
+        for field in (
+            Field(f"session/best_sector{s + 1}_ms", "session", _held("best_sectors", s), groups.BESTS, "int", "ms",
+                  rate="on_change", description=f"overall best sector {s + 1}"),
+            Field(f"session/best_sector{s + 1}_driver", "session", _holder("best_sectors", s), groups.BESTS, "text",
+                  rate="on_change", description=f"who set the overall best sector {s + 1}"),
+        )
+    ],
+    Field("session/speed_trap_kph", "session", _held("speed_trap_best"), groups.BESTS, "float", "km/h", 1,
+          rate="on_change", description="fastest speed trap of the session"),
+    Field("session/speed_trap_driver", "session", _holder("speed_trap_best"), groups.BESTS, "text",
+          rate="on_change", description="who set the fastest speed trap"),
+    Field("session/safety_car_periods", "session", _session("safety_car_periods"), groups.SESSION, "int",
+          rate="on_change", description="safety car periods so far"),
+    Field("session/virtual_safety_car_periods", "session", _session("virtual_safety_car_periods"), groups.SESSION, "int",
+          rate="on_change", description="virtual safety car periods so far"),
+    Field("session/red_flag_periods", "session", _session("red_flag_periods"), groups.SESSION, "int",
+          rate="on_change", description="red flag periods so far"),
     Field("session/racing", "session", _session("racing"), groups.SESSION, "bool", rate="on_change",
           ha=replace(_BOOL, name="Racing", icon="mdi:flag-checkered"), description="racing (false: in the menus)"),
     Field("session/red_flag", "session", _session("red_flag"), groups.EVENTS, "bool", rate="on_change",
@@ -513,6 +642,11 @@ SESSION_FIELDS: list[Field] = [
           description="start lights lit (0 after lights out)"),
     Field("session/chequered_flag", "session", _session("chequered_flag"), groups.EVENTS, "bool", rate="on_change",
           description="chequered flag shown"),
+    # GT7
+    Field("session/loading", "session", _session("loading"), groups.SESSION, "bool", rate="on_change",
+          description="the game is loading"),
+    Field("session/entrants", "session", _session("entrants"), groups.SESSION, "int", rate="on_change",
+          description="cars in the race, the player's included (games that send only the player's car)"),
 ]
 
 
@@ -580,9 +714,191 @@ LIGHT_FIELDS: list[Field] = [
           description="LED frame: RRGGBB hex per LED, left to right"),
 ]
 
-CATALOG: list[Field] = [*STATUS_FIELDS, *SESSION_FIELDS, *_car_fields(CAR_FIELDS), *LIGHT_FIELDS]
+# ------------------------------------------------------------------------------------------------ racer's aids
+# Live delta, fuel and tyre models, battle view, pit window and rejoin, forecast (bridge/state/aids, docs/aids.md);
+# and the values F1 decodes that had no topic (2026 active aero and overtake mode, driver status, ERS harvest,
+# engine power, brake damage, DRS and ERS faults, unserved penalties, corner-cutting warnings).
+
+AIDS_LAP, TEL2 = "aids.lap", "cars.telemetry2"  # the player completed a lap (the models' estimates); CarTelemetry2
+
+
+def _player(path: str, read: Callable[[Any], Any], group: str, kind: str, unit: str | None = None,
+            precision: int = 0, **more: Any) -> Field:
+    return Field(f"player/{path}", "player", read, group, kind, unit, precision, **more)
+
+
+AIDS_FIELDS: list[Field] = [
+    # live delta (O(1) per lap data packet)
+    _player("delta_best_ms", aids.delta_best_ms, LAP, "int", "ms", rate="realtime", deadband=20, retain=False,
+            prom=Prom("player_delta_best_seconds", "the lap now against the personal best, same distance", 0.001),
+            description="live delta to the personal best lap at the same distance into the lap (positive: slower)"),
+    _player("estimated_lap_ms", aids.estimated_lap_ms, LAP, "int", "ms", rate="fast", deadband=50, retain=False,
+            description="the lap time this lap is heading for (personal best plus the live delta)"),
+    _player("delta_session_best_ms", aids.delta_session_best_ms, LAP, "int", "ms", rate="fast", deadband=20,
+            retain=False, description="the estimated lap against the session's best lap"),
+    Field("lights/delta", "lights", aids.lights_delta, LAP, "int", rate="realtime", retain=False,
+          description="the live delta for LED profiles: tenths of a second, -10 (faster) to 10 (slower)"),
+    # fuel: once per lap
+    _player("fuel_used_last_lap_kg", aids.fuel("used_last_lap"), AIDS_LAP, "float", "kg", 3, rate="on_change",
+            description="fuel used on the last lap"),
+    _player("fuel_per_lap_kg", aids.fuel("per_lap"), AIDS_LAP, "float", "kg", 3, rate="on_change",
+            description="average fuel per lap over the latest green-flag laps"),
+    _player("fuel_to_finish_kg", aids.fuel("to_finish"), AIDS_LAP, "float", "kg", 2, rate="on_change",
+            ha=Ha(device_class="weight", unit="kg", name="Fuel to finish", icon="mdi:fuel"),
+            prom=Prom("player_finish_fuel_kilograms", "fuel needed to the finish at the average burn"),
+            description="fuel needed from the line to the finish (race laps, or laps the clock allows)"),
+    _player("fuel_surplus_kg", aids.fuel("surplus_kg"), AIDS_LAP, "float", "kg", 2, rate="on_change",
+            description="fuel beyond what the finish needs (negative: short)"),
+    _player("fuel_surplus_laps", aids.fuel("surplus_laps"), AIDS_LAP, "float", "laps", 2, rate="on_change",
+            ha=Ha(unit="laps", name="Fuel surplus laps", icon="mdi:fuel"),
+            prom=Prom("player_fuel_surplus_laps", "fuel beyond the finish, in laps at the average burn"),
+            description="fuel beyond the finish in laps (the game's fuel_laps says the same its own way)"),
+    _player("fuel_target_per_lap_kg", aids.fuel("target_per_lap"), AIDS_LAP, "float", "kg", 3, rate="on_change",
+            description="burn per lap that reaches the finish with an empty tank"),
+    _player("fuel_vs_game_laps", aids.fuel("versus_game_laps"), AIDS_LAP, "float", "laps", 2, rate="on_change",
+            description="fuel_surplus_laps minus the game's fuel_laps (the models compared)"),
+    _player("fuel_model", aids.fuel_model, AIDS_LAP, "json", rate="on_change",
+            description="JSON: the fuel estimate made at the line of `lap`: used_last_lap_kg, per_lap_kg, "
+                        "remaining_laps, to_finish_kg, surplus_kg, surplus_laps, target_per_lap_kg, versus_game_laps"),
+    # tyres: once per lap, per wheel
+    *[
+        field
+        for w, wheel in enumerate(WHEELS)
+        for field in (
+            _player(f"tyres/{wheel}/wear_rate_pct_per_lap", aids.tyre_wheel("rate_pct_per_lap", w), AIDS_LAP,
+                    "float", "%", 2, rate="on_change",
+                    description=f"{wheel.upper()} wear per lap over the stint (least-squares fit)"),
+            _player(f"tyres/{wheel}/laps_to_limit", aids.tyre_wheel("laps_to_limit", w), AIDS_LAP, "float", "laps",
+                    1, rate="on_change", description=f"{wheel.upper()} laps until tyres.wear_limit_pct"),
+            _player(f"tyres/{wheel}/wear_at_finish_pct", aids.tyre_wheel("wear_at_finish_pct", w), AIDS_LAP,
+                    "float", "%", 1, rate="on_change", description=f"{wheel.upper()} wear predicted at the finish"),
+        )
+    ],
+    _player("tyre_laps_left", aids.tyre_laps_left, AIDS_LAP, "float", "laps", 1, rate="on_change",
+            ha=Ha(unit="laps", name="Tyre laps left", icon="mdi:tire"),
+            prom=Prom("player_tyre_laps_left", "laps until the first tyre reaches the wear limit"),
+            description="laps until the first wheel reaches tyres.wear_limit_pct"),
+    _player("tyre_model", aids.tyre_model, AIDS_LAP, "json", rate="on_change",
+            description="JSON: the tyre estimate made at the line of `lap`, per wheel: wear_pct, rate_pct_per_lap, "
+                        "laps_to_limit, wear_at_finish_pct; laps_left, wear_limit_pct"),
+    _player("tyre_sets", aids.tyre_sets, groups.AIDS_TYRE_SETS, "json", rate="on_change",
+            description="JSON list of the sets still available and the fitted one: tyre, compound, wear_pct, "
+                        "life_laps, usable_life_laps, fitted"),
+    # battle view
+    *[
+        field
+        for side in ("ahead", "behind")
+        for field in (
+            _player(f"battle/{side}", getattr(aids, f"battle_{side}"), LAP, "json", rate="normal",
+                    description=f"JSON: the car directly {side}: index, name, position, gap_ms, last_lap_ms, tyre, "
+                                "tyre_age_laps, drs_allowed, ers_store_j, gap_trend_ms_per_lap"),
+            _player(f"battle/{side}_gap_ms", aids.battle_value(side, "gap_ms"), LAP, "int", "ms", rate="normal",
+                    deadband=50, description=f"gap to the car directly {side}"),
+            _player(f"battle/{side}_trend_ms_per_lap", aids.battle_value(side, "gap_trend_ms_per_lap"), AIDS_LAP,
+                    "int", "ms", rate="on_change",
+                    description=f"change of the gap to the car {side} over the last lap (negative: closing)"),
+        )
+    ],
+    # pit window and rejoin
+    _player("pit_window/ideal_lap", aids.session_value("pit_window_ideal_lap"), groups.SESSION, "int", rate="on_change",
+            description="the game's ideal lap to pit"),
+    _player("pit_window/latest_lap", aids.session_value("pit_window_latest_lap"), groups.SESSION, "int",
+            rate="on_change", description="the game's latest lap to pit"),
+    _player("rejoin", aids.rejoin_document, LAP, "json", rate="normal",
+            description="JSON: where a stop now would rejoin: position, behind (index, name), gap_ms, ahead_of, "
+                        "pit_loss_s (per track, pit.loss_s overrides)"),
+    _player("rejoin_position", aids.rejoin_value("position"), LAP, "int", rate="normal",
+            description="the position a stop now would rejoin in"),
+    _player("rejoin_behind", aids.rejoin_value("behind"), LAP, "text", rate="normal",
+            description="the driver a stop now would rejoin behind"),
+    # weather forecast
+    Field("session/forecast", "session", aids.forecast, groups.FORECAST, "json", rate="on_change",
+          description="JSON list of forecast samples of this session: offset_min, weather, track_temp_c, "
+                      "track_temp_trend, air_temp_c, air_temp_trend, rain_pct"),
+    Field("session/rain_pct_next", "session", aids.rain_pct_next, groups.FORECAST, "int", "%", rate="on_change",
+          ha=Ha(unit="%", name="Rain next", icon="mdi:weather-rainy"),
+          prom=Prom("session_rain_next_ratio", "rain chance of the nearest forecast sample, 0 to 1", 0.01),
+          description="rain chance of the nearest forecast sample ahead"),
+]
+
+SEASON_CAR_FIELDS: list[CarField] = [
+    CarField("driver_status", "driver_status", LAP, "enum", convert=_slug("driverStatus"), player_rate="on_change",
+             car_rate="on_change", description="in garage, flying lap, in lap, out lap, on track"),
+    CarField("corner_cutting_warnings", "corner_cutting_warnings", LAP, "int", player_rate="on_change",
+             car_rate="on_change", description="corner-cutting warnings"),
+    CarField("unserved_drive_throughs", "unserved_drive_through", LAP, "int", player_rate="on_change",
+             car_rate="on_change", description="drive-through penalties not served yet"),
+    CarField("unserved_stop_gos", "unserved_stop_go", LAP, "int", player_rate="on_change", car_rate="on_change",
+             description="stop-go penalties not served yet"),
+    CarField("ers_harvested_mguk_j", "ers_harvested_mguk_j", STATUS, "float", "J", 0, player_rate="normal",
+             car_rate=None, deadband=10_000, description="ERS energy harvested this lap by the MGU-K"),
+    CarField("ers_harvested_mguh_j", "ers_harvested_mguh_j", STATUS, "float", "J", 0, player_rate="normal",
+             car_rate=None, deadband=10_000, description="ERS energy harvested this lap by the MGU-H (not in 2026)"),
+    CarField("power_ice_kw", "power_ice_w", STATUS, "float", "kW", 0, convert=lambda value, fmt: value / 1000,
+             player_rate="normal", car_rate=None, deadband=1, description="engine (ICE) power"),
+    CarField("power_mguk_kw", "power_mguk_w", STATUS, "float", "kW", 0, convert=lambda value, fmt: value / 1000,
+             player_rate="normal", car_rate=None, deadband=1, description="MGU-K power"),
+    *[
+        CarField(f"brakes/{wheel}/damage_pct", "brake_damage_pct", DAMAGE, "int", "%", convert=_wheel(w),
+                 player_rate="on_change", car_rate=None, description=f"{wheel.upper()} brake damage")
+        for w, wheel in enumerate(WHEELS)
+    ],
+    CarField("drs_fault", "drs_fault", DAMAGE, "bool", player_rate="on_change", car_rate=None,
+             description="DRS fault"),
+    CarField("ers_fault", "ers_fault", DAMAGE, "bool", player_rate="on_change", car_rate=None,
+             description="ERS fault"),
+    CarField("active_aero_mode", "active_aero_mode", TEL2, "enum", convert=_slug("activeAeroMode"),
+             player_rate="on_change", car_rate="on_change", description="2026 active aero: corner or straight mode"),
+    CarField("overtake_available", "overtake_available", TEL2, "bool", player_rate="on_change", car_rate=None,
+             description="2026 overtake mode may be used"),
+    CarField("overtake_active", "overtake_active", TEL2, "bool", player_rate="on_change", car_rate="on_change",
+             description="2026 overtake mode in use"),
+]
+
+AIDS_NOTES = """
+## Racer's aids and race control
+
+The models behind `player/delta_*`, `player/fuel_*`, `player/tyres/<wheel>/*`, `player/tyre_*`, `player/battle/*`,
+`player/rejoin*` and `session/forecast` are described in [aids.md](aids.md): what each is computed from, when it
+moves (the fuel and tyre estimates once per lap, at the line) and the settings `tyres.wear_limit_pct` and
+`pit.loss_s`. `race_control` (not retained, QoS 1) carries one JSON message per happening, in order: `seq`,
+`session_time`, `code` (the game's event code, or `PITIN`, `PITOUT`, `FLAG`, `SCST` for what the bridge saw change),
+`kind`, `text` (for a person: "Penalty: HAMILTON, 5 s time penalty, corner cutting gained time") and `cars`
+(index and name of each car it is about).
+"""
+
+CATALOG: list[Field] = [*STATUS_FIELDS, *SESSION_FIELDS, *_car_fields(CAR_FIELDS), *LIGHT_FIELDS,
+                       *AIDS_FIELDS, *_car_fields(SEASON_CAR_FIELDS)]  # racer's aids
 
 EVENT_TOPIC = "event/{code}"  # JSON, never retained, QoS 1: one message per event
+
+# What the table cannot say: the JSON documents' rules (docs/topics.md shows this after the table).
+NOTES = """
+## Results, standings, laps and stints
+
+The `json` fields carry one JSON document each (UTF-8, compact; NaN never appears: a value the game does not send,
+or sent as garbage, is `null`). Codes are names, as in the other topics (`soft`, `c4`, `finished`, `warning`).
+
+- **Atomic tables.** Each `cars/<index>/position` is its own message, so while two cars swap places a subscriber can
+  see both on one place for a moment. A consumer that wants a consistent table reads `session/standings` (the
+  running order from one packet, read at the `normal` rate and sent when the order, a lap, a car's tyres or pit
+  status changed) or, at the end of a race, `session/results` (the game's final classification).
+- **`lap_completed`** (`player/` and `cars/<index>/`, not retained) is one message per lap per car, sent when the car
+  crosses the line: the lap as timed then, its position at the line and the tyres it was driven on (tyre age: the
+  game's, during the lap). The game's own lap history may still correct a lap's time afterwards; the session
+  export carries the corrected one. After a reconnect the latest lap of each car is offered again, and after a
+  flashback the laps driven again are sent again: the `lap` number (with `car`) identifies a lap, the latest wins.
+- **Stints and tyre age.** Stints follow the game's own stint history: the in-lap (the lap the car entered the pit
+  lane on) is the last lap of the stint that ends, and the new stint starts on the out-lap. A stint's `laps` and
+  `player/stint_laps` count the laps completed on that set since it was fitted (0 during the out-lap). The game's
+  `tyre_age_laps` counts line crossings on the set instead: it equals `stint_laps` plus the age of the set when it
+  was fitted (`fitted_age_laps`, 0 for a new set), plus one when the set was fitted before the line on the in-lap
+  (`fitted_on_in_lap`: the game counts that crossing). A pit stop's `lap` is its in-lap, the `end_lap` of the stint
+  before it.
+- **`pit_time_lost_ms`** is deprecated and will be removed in the next release: it is the time spent in the pit
+  lane, published as `pit_lane_time_ms`; both carry the same value until then.
+"""
+NOTES += AIDS_NOTES  # racer's aids
 
 
 def by_path() -> dict[str, Field]:

@@ -29,7 +29,7 @@ from typing import Any
 
 import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
-from paho.mqtt.client import MQTT_ERR_NO_CONN, MQTT_ERR_SUCCESS
+from paho.mqtt.client import MQTT_ERR_SUCCESS
 from paho.mqtt.client import Client as PahoClient
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -47,16 +47,14 @@ from bridge.publish.diagnosis import (
 )
 from bridge.publish.instances import RigPeers
 from bridge.publish.outbox import Message, Outbox
-from bridge.publish.paho_io import drop_oversize_reads, no_delay, write_packets
+from bridge.publish.paho_io import drop_oversize_reads, no_delay, paho_of
 from bridge.publish.policy import TopicPolicy
+from bridge.publish.sender import BATCH, Sender
 from bridge.publish.wire import PublishEncoder
 from bridge.status import BridgeStatus
 
 log = logging.getLogger("rigbridge.mqtt")
 
-STOP_FLUSH_S = 2.0
-BATCH = 512  # messages unconfirmed at once; the rest stay in the latest-wins map meanwhile
-SLICE = 32  # messages handed to the client per event-loop turn, so a snapshot never holds up a datagram
 # The bridge subscribes only to small control topics (Home Assistant's status, WLED commands, its own status):
 # anything larger is a mistake or an attack, and must not cost its size in memory.
 MAX_INCOMING_BYTES = 256 * 1024
@@ -187,7 +185,7 @@ class MqttLink:
             properties=properties,
         )
         client.pending_calls_threshold = BATCH  # we keep at most one batch in flight, by design
-        self._watch(client._client)  # see _send_loop
+        self._watch(paho_of(client))
         return client
 
     def _watch(self, paho: PahoClient) -> None:
@@ -351,7 +349,7 @@ class MqttLink:
 
         aiomqtt's `publish()` waits for the PUBACK but drops its reason code, so a refused `online` would pass
         as published."""
-        paho = client._client  # see _send_loop
+        paho = paho_of(client)
         info = paho.publish(topic, payload, 1, retain)
         if info.rc != MQTT_ERR_SUCCESS:
             raise aiomqtt.MqttCodeError(info.rc, f"could not publish to {topic}")
@@ -405,153 +403,16 @@ class MqttLink:
         )  # fmt: skip
 
     async def _send_loop(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
-        """Hand pending values to the client as soon as they appear, up to BATCH unconfirmed at a time.
-
-        Messages go straight to the paho client inside aiomqtt: an aiomqtt `publish()` per message costs a task
-        and an event, twice the whole cost of sending. The QoS 0 messages of a slice go as one packet of
-        PUBLISH packets encoded by `PublishEncoder` (one write, one callback); QoS 1 ones through paho's
-        `publish()`, which tracks their acknowledgements. paho tells us each packet's fate in `on_publish`
-        (written to the socket for QoS 0, acknowledged for QoS 1, or refused with an MQTT 5 reason code); the
-        handlers of `_watch()` still run first. A message larger than the broker's Maximum Packet Size is never
-        handed over: the broker would close the connection, and the snapshot after the reconnect would hold it again.
-        """
-        paho = client._client  # aiomqtt>=2,<3 keeps its paho client here
-        outstanding: dict[int, list[Message]] = {}  # paho message id -> its messages, not yet confirmed
-        unconfirmed = 0
-        failure: list[BaseException] = []
-        aiomqtt_on_publish = paho.on_publish
-        encoder = PublishEncoder(self.mqtt.protocol, self.settings.publish.expiry_s)
-
-        def confirmed(message: Message) -> None:
-            self.outbox.sent(message)
-            self.status.published[message.rate] += 1
-            if message.origin_ns:
-                self.status.latency.observe((time.monotonic_ns() - message.origin_ns) / 1e9)
-
-        def on_publish(c: object, userdata: object, mid: int, reason: ReasonCode, properties: object) -> None:
-            nonlocal unconfirmed
-            aiomqtt_on_publish(c, userdata, mid, reason, properties)
-            messages = outstanding.pop(mid, None)
-            if messages is not None:
-                full = unconfirmed >= BATCH
-                unconfirmed -= len(messages)
-                if reason.is_failure:  # only a QoS 1 PUBACK can say so: one message
-                    for message in messages:
-                        settle(message)
-                        self._refused(message.topic, reason)
-                else:
-                    for message in messages:
-                        confirmed(message)
-                if full or stop.is_set():
-                    self._wake.set()  # there is room again, or the stop flush is waiting for the last ones
-
-        def settle(message: Message) -> None:
-            """Refused or skipped for good: the same value would be refused again, so it is not retried; a new
-            value of the topic is tried afresh."""
-            self.outbox.sent(message)
-
-        def hand_over(messages: list[Message], mid: int) -> None:
-            nonlocal unconfirmed
-            outstanding[mid] = messages
-            unconfirmed += len(messages)
-
-        def not_taken(messages: list[Message], rc: int, mid: int | None = None) -> bool:
-            """paho did not take `messages` (or, handed over as `mid`, could not write them): pending again."""
-            nonlocal unconfirmed
-            if mid is not None:
-                if outstanding.pop(mid, None) is None:
-                    messages = []  # written (and confirmed) before the connection failed
-                unconfirmed -= len(messages)
-            put_back(messages)
-            self.status.publish_failures += len(messages)
-            self.status.publish_failures_by_reason["disconnected"] += len(messages)
-            failure.append(aiomqtt.MqttCodeError(rc, "could not publish"))
-            return False
-
-        def send_batch(messages: list[Message], packets: list[bytes]) -> bool:
-            if not paho.is_connected():
-                return not_taken(messages, MQTT_ERR_NO_CONN)
-            mid = paho._mid_generate()  # a message id of paho's own, so on_publish can name it
-            hand_over(messages, mid)  # before writing: a direct write reports back at once
-            rc = write_packets(paho, b"".join(packets), mid)
-            return rc == MQTT_ERR_SUCCESS or not_taken(messages, rc, mid)
-
-        def send(batch: list[Message]) -> None:
-            messages: list[Message] = []
-            packets: list[bytes] = []
-            limit = self.max_packet_size
-            for i, message in enumerate(batch):
-                if message.qos == 0:
-                    packet = encoder.encode(message.topic, message.payload, message.retain, message.expires)
-                    if limit is not None and len(packet) > limit:
-                        settle(message)
-                        self._oversize(message, len(packet))
-                        continue
-                    messages.append(message)
-                    packets.append(packet)
-                    continue
-                if limit is not None:
-                    size = encoder.size(message.topic, message.payload, message.qos, message.expires)
-                    if size > limit:
-                        settle(message)
-                        self._oversize(message, size)
-                        continue
-                if messages and not send_batch(messages, packets):  # what came before goes first
-                    put_back(batch[i:])
-                    return
-                messages, packets = [], []
-                properties = self._expiry if message.expires else None
-                info = paho.publish(message.topic, message.payload, message.qos, message.retain, properties)
-                if info.rc != MQTT_ERR_SUCCESS:
-                    put_back(batch[i + 1 :])
-                    not_taken([message], info.rc)  # after the rest: events go back to the front in order
-                    return
-                hand_over([message], info.mid)  # QoS 1: confirmed by the broker's PUBACK, later
-            if messages:
-                send_batch(messages, packets)
-
-        def put_back(messages: list[Message]) -> None:
-            """Back to the outbox, unconfirmed: events return to the front of their queue, so the last goes first."""
-            for message in reversed(messages):
-                self.outbox.failed(message)
-
-        paho.on_publish = on_publish
-        wake = self._wake
-
-        async def wake_on_stop() -> None:
-            await stop.wait()
-            wake.set()
-
-        stopper = asyncio.ensure_future(wake_on_stop())
-        try:
-            while not failure:
-                free = min(BATCH - unconfirmed, SLICE)
-                if free > 0 and self.outbox.has_pending():
-                    send(self.outbox.take(free))
-                    self.status.pending = self.outbox.pending_size()
-                    if self.outbox.has_pending():
-                        await asyncio.sleep(0)  # let waiting datagrams in between slices: realtime stays realtime
-                    continue
-                if stop.is_set():
-                    deadline = time.monotonic() + STOP_FLUSH_S
-                    while outstanding and time.monotonic() < deadline:
-                        wake.clear()
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(wake.wait(), deadline - time.monotonic())
-                    if self.outbox.has_pending() and time.monotonic() < deadline:
-                        continue
-                    return
-                # One event wakes us for everything: new values (the pipeline), room again (on_publish), stop.
-                wake.clear()
-                await wake.wait()
-            raise failure[0]
-        finally:
-            stopper.cancel()
-            paho.on_publish = aiomqtt_on_publish
-            for messages in reversed(outstanding.values()):  # never confirmed: the broker may not have them
-                put_back(messages)  # newest first, so that queued events keep their order
-                self.status.publish_failures += len(messages)
-                self.status.publish_failures_by_reason["disconnected"] += len(messages)
+        """Hand pending values to the client as they appear (`Sender`), until stop or the connection fails."""
+        sender = Sender(
+            client, self.outbox, self.status, self._wake, stop,
+            encoder=PublishEncoder(self.mqtt.protocol, self.settings.publish.expiry_s),
+            expiry=self._expiry,
+            max_packet_size=self.max_packet_size,
+            refused=self._refused,
+            oversize=self._oversize,
+        )  # fmt: skip
+        await sender.run()
 
     async def _heartbeat(self, client: aiomqtt.Client) -> None:
         """A QoS 1 message every half keepalive, acknowledged within half a keepalive, or the link is dead."""

@@ -14,11 +14,16 @@ from paho.mqtt.client import PINGRESP, PUBLISH, MQTTMessageInfo
 from paho.mqtt.client import Client as PahoClient
 
 
+def paho_of(client: aiomqtt.Client) -> PahoClient:
+    """The paho client inside an aiomqtt client."""
+    return client._client  # aiomqtt>=2,<3 keeps its paho client here
+
+
 def no_delay(client: aiomqtt.Client) -> None:
     """Send every message at once. paho leaves Nagle's algorithm on, and Nagle holds a small write back while an
     earlier one is unacknowledged; the broker acknowledges QoS 0 data only with a delayed ACK (up to 40 ms on
     Linux), so a rev-light message could wait that long behind the one before it."""
-    sock = client._client.socket()  # noqa: SLF001 - aiomqtt>=2,<3 keeps its paho client here
+    sock = paho_of(client).socket()
     if sock is not None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 

@@ -73,6 +73,7 @@ class Deps:
     faults: Faults
     datagram_time: DatagramTime
     counters: Any  # the ingest counters (received, dropped by reason...), read by the metrics
+    udp_send: Callable[[bytes, tuple[str, int]], None]  # a datagram from the bridge's own receiving socket
     service: Callable[[str], Any]  # another service by name (built earlier in the table), or None
 
     @property

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bridge.publish.catalog import CATALOG, EVENT_TOPIC, Field
+from bridge.publish.catalog import CATALOG, EVENT_TOPIC, NOTES, Field
 from bridge.state.values import GAMES
 
 HEADER = """# MQTT topics
@@ -46,7 +46,7 @@ def render(markdown: bool) -> str:
         lines.append("| " + " | ".join(columns) + " |")
         lines.append("|" + "---|" * len(columns))
         lines.extend("| " + " | ".join(r) + " |" for r in rows)
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n" + NOTES
     widths = [max(len(c), *(len(r[i].strip("`")) for r in rows)) for i, c in enumerate(columns[:-1])]
     out = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=False)) + "  description"]
     for r in rows:

@@ -37,6 +37,10 @@ CAR_DAMAGE: Final = "cars.damage"
 CAR_MOTION: Final = "cars.motion"
 CAR_SETUP: Final = "cars.setup"
 PLAYER_MOTION_EX: Final = "player.motion_ex"
+AIDS_LAP: Final = "aids.lap"  # the racer's aids moved on a lap (fuel, tyres, battle: bridge/state/aids)
+AIDS_TYRE_SETS: Final = "aids.tyre_sets"
+FORECAST: Final = "forecast"
+RACE_CONTROL: Final = "race_control"  # a race-control message was queued
 
 # Groups outside the session state, marked by the bridge itself.
 GAME: Final = "game"  # receiving flag, source address
@@ -52,6 +56,7 @@ TYRE_SETS: Final = "tyre_sets"
 SESSION_GROUPS: Final = frozenset({
     RESET, ACTIVE, SESSION, EVENTS, BESTS, PARTICIPANTS, CLASSIFICATION, LOBBY, TIME_TRIAL, LAP_POSITIONS,
     CAR_TELEMETRY, CAR_TELEMETRY_2, CAR_LAP, CAR_STATUS, CAR_DAMAGE, CAR_MOTION, CAR_SETUP, PLAYER_MOTION_EX,
+    AIDS_LAP, AIDS_TYRE_SETS, FORECAST, RACE_CONTROL,
 })
 BRIDGE_GROUPS: Final = frozenset({GAME, BRIDGE})
 CAR_GROUPS: Final = frozenset({LAPS, PIT, STINTS, HISTORY, TYRE_SETS})

@@ -41,6 +41,12 @@ def slug(enum: str, packet_format: int, value: int) -> str:
     return f"unknown_{value}" if owner is None else owner.slug(enum, packet_format, value)
 
 
+def label(enum: str, packet_format: int, value: int) -> str:
+    """Readable name of `value`, as the game names it; `unknown(<value>)` for a value nobody knows."""
+    read = getattr(_BY_ENUM.get(enum), "label", None)
+    return f"unknown({value})" if read is None else str(read(enum, packet_format, value))
+
+
 def names(enum: str) -> tuple[str, ...]:
     owner = _BY_ENUM.get(enum)
     return () if owner is None else owner.names(enum)

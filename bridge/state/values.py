@@ -26,8 +26,8 @@ from typing import Any, Protocol
 # Per-wheel values are tuples in this order, whatever the game: its writer or value table puts them so.
 WHEELS = ("rl", "rr", "fl", "fr")
 
-Accessor = Callable[[tuple, int], Any]  # (flat record values, car index) -> value
-Column = Callable[[tuple], tuple]  # flat record values -> one value per car slot
+Accessor = Callable[[tuple[Any, ...], int], Any]  # (flat record values, car index) -> value
+Column = Callable[[tuple[Any, ...]], tuple[Any, ...]]  # flat record values -> one value per car slot
 
 
 class Accessors(Protocol):
@@ -67,7 +67,7 @@ class ValueTable:
         """Whether the game provides the catalogue field at `path` (`player/rpm`, `cars/{car}/lap`...)."""
         return _provides(self, path)
 
-    def column(self, latest: Mapping[Any, Any], name: str) -> tuple[Any, tuple] | None:
+    def column(self, latest: Mapping[Any, Any], name: str) -> tuple[Any, tuple[Any, ...]] | None:
         """(the record's layout, every car slot's value of `name`) from the latest record, or None."""
         value = self.car.get(name)
         if value is None:

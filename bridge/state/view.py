@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from bridge.state import values
+from bridge.state.aids.view import AidsView
 
 
 def frozen(value: Any) -> Any:
@@ -74,6 +75,7 @@ class CarView(tuple):
 _CAR_ATTRIBUTES = (
     "laps", "best_lap_ms", "best_lap_num", "best_sectors_ms", "stints", "pit_time_lost_ms", "last_pit_lane_ms",
     "wear_rate_pct_per_lap", "penalties_issued", "penalties_served", "overtakes", "collisions", "speed_trap_kph",
+    "lap_facts", "penalty_log", "pit_log", "top_speed_kph",
 )  # fmt: skip
 for _name in _CAR_ATTRIBUTES:
     setattr(CarView, _name, _forward(_name, lambda v: v[0].cars[v[1]]))
@@ -140,6 +142,11 @@ class SessionView(tuple):
         """What the latest datagram changed, as a read-only copy (`changes.FrozenChanges`)."""
         return self[0].changed.frozen()
 
+    @property
+    def aids(self) -> AidsView:
+        """The racer's aids (bridge/state/aids), read-only."""
+        return AidsView((self[0].aids,))
+
     def __repr__(self) -> str:
         return f"SessionView(uid={self[0].session_uid})"
 
@@ -149,7 +156,7 @@ _SESSION_ATTRIBUTES = (
     "active_set", "num_active_cars", "best_lap", "best_sectors", "fastest_lap_event", "session_started",
     "session_ended", "drs_enabled", "red_flag", "start_lights", "lights_out", "chequered_flag", "winner",
     "safety_car_event", "flashbacks", "buttons", "collisions", "lap_positions", "events", "event_seq",
-    "packets_applied", "stale_dropped", "sessions_seen",
+    "packets_applied", "stale_dropped", "sessions_seen", "final_results", "speed_trap_best",
 )  # fmt: skip
 for _name in _SESSION_ATTRIBUTES:
     setattr(SessionView, _name, _forward(_name, lambda v: v[0]))

@@ -126,7 +126,7 @@ def test_every_live_game_has_a_writer_a_value_table_and_counted_drop_reasons() -
     from bridge.ingest.stats import DECODE_REASONS
     from bridge.state.values import GAMES as TABLES
 
-    assert [game.key for game in LIVE] == ["f1", "forza"]
+    assert [game.key for game in LIVE] == ["f1", "forza", "codemasters", "outgauge", "gt7"]
     for game in LIVE:
         assert game.process is not None and game.tables is not None and game.tables.game == game.key
         assert game.tables.model == game.ha_model and game.tables in TABLES

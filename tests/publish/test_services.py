@@ -14,7 +14,9 @@ from bridge.publish.service import MqttService, Service
 from bridge.state.changes import CAR_TELEMETRY, Changes
 from tests.harness import settings_for
 
-EVERYTHING = ("mqtt", "homeassistant", "wled", "led_realtime", "metrics")
+# On with these settings (the export and GT7's console link need a folder and a console: tested on their own).
+EVERYTHING = ("mqtt", "homeassistant", "wled", "race_control", "led_realtime", "metrics")
+ALWAYS = ("mqtt", "race_control")
 
 
 @pytest.fixture
@@ -35,18 +37,18 @@ def everything_on() -> Iterator[Callable[[], Bridge]]:
 
 def test_every_output_is_a_service_of_the_table_in_its_order(everything_on: Callable[[], Bridge]) -> None:
     bridge = everything_on()
-    assert len(SERVICES) == len(EVERYTHING)
+    assert len(SERVICES) == len(EVERYTHING) + 2  # + export, gt7_console
     assert tuple(bridge.services) == EVERYTHING  # the table's order: each sees a change in this order
     for name, service in bridge.services.items():
         assert isinstance(service, Service) and service.name == name
     facing = {name for name, s in bridge.services.items() if isinstance(s, MqttService)}
-    assert facing == {"mqtt", "homeassistant", "wled"}
+    assert facing == {"mqtt", "homeassistant", "wled", "race_control"}
     assert bridge.engine is bridge.services["mqtt"] and bridge.metrics is bridge.services["metrics"]
 
 
 def test_settings_leave_services_off() -> None:
     bridge = Bridge(settings_for(1, homeassistant={"enabled": False}, metrics={"enabled": False}))
-    assert tuple(bridge.services) == ("mqtt",)
+    assert tuple(bridge.services) == ALWAYS
     assert bridge.metrics is None
 
 

@@ -223,7 +223,7 @@ def test_pit_stop_changes_stint_and_counts_time_lost() -> None:
     changed = script.send(CAR_STATUS, status(18, 0))
     assert changed.car_changed(STINTS, 0)
     car = script.state.cars[0]
-    assert [(s.visual_id, s.start_lap, s.end_lap) for s in car.stints] == [(17, 1, 11), (18, 11, None)]
+    assert [(s.visual_id, s.start_lap, s.end_lap) for s in car.stints] == [(17, 1, 11), (18, 12, None)]  # in-lap 11
     assert car.pit_time_lost_ms == 21_000 and car.pit_stops == 1
     assert len(script.state.cars[1].stints) == 1
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from bridge.games.codemasters.layouts import EXTRADATA3, REVERSE_GEARS, RPM_PER_RATE
 from bridge.games.dropped import IMPLAUSIBLE, TOO_SHORT, WRONG_SIZE, Dropped
+from bridge.games.flat_values import Layout
 
 GAME_KEY = "codemasters"
 REASONS = (TOO_SHORT, WRONG_SIZE, IMPLAUSIBLE)
@@ -24,7 +25,7 @@ _RATES = (_I["engine_rate"], _I["max_engine_rate"], _I["idle_engine_rate"])
 _PEDAL_SLACK = 0.01
 
 
-def problem(values: tuple) -> str:
+def problem(values: tuple[Any, ...]) -> str:
     """Why these values cannot come from the game; "" when they can."""
     if not math.isfinite(sum(values)):  # NaN and infinities carry through a sum; 66 float32 cannot overflow it
         return "a value is not a finite number"
@@ -46,7 +47,7 @@ class Telemetry:
 
     __slots__ = ("values",)
 
-    def __init__(self, values: tuple) -> None:
+    def __init__(self, values: tuple[Any, ...]) -> None:
         self.values = values
 
     def __bool__(self) -> bool:
@@ -55,28 +56,33 @@ class Telemetry:
     def __repr__(self) -> str:
         return f"Telemetry(stage {self.progress:.1%}, {self.speed_kmh:.0f} km/h)"
 
+    @property
+    def layout(self) -> Layout:
+        """The one layout, under the name the session state reads records by (`record.layout`, `record.values`)."""
+        return EXTRADATA3
+
     def __getitem__(self, key: str) -> Any:
         return self.values[_I[key]]
 
     @property
     def speed_kmh(self) -> float:
-        return self["speed"] * 3.6
+        return float(self["speed"]) * 3.6
 
     @property
     def progress(self) -> float:
-        return self["progress"]
+        return float(self["progress"])
 
     @property
     def rpm(self) -> float:
-        return self["engine_rate"] * RPM_PER_RATE
+        return float(self["engine_rate"]) * RPM_PER_RATE
 
     @property
     def max_rpm(self) -> float:
-        return self["max_engine_rate"] * RPM_PER_RATE
+        return float(self["max_engine_rate"]) * RPM_PER_RATE
 
     @property
     def idle_rpm(self) -> float:
-        return self["idle_engine_rate"] * RPM_PER_RATE
+        return float(self["idle_engine_rate"]) * RPM_PER_RATE
 
     @property
     def gear(self) -> int:

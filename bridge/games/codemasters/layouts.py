@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 
-from bridge.games.flat import FlatLayout, per_wheel
+from bridge.games.flat import per_wheel
+from bridge.games.flat_values import Layout
 
 WHEELS = ("rl", "rr", "fl", "fr")
 RPM_PER_RATE = 30 / math.pi  # rad/s -> rpm
@@ -73,5 +74,5 @@ ROWS: list[tuple[str, str]] = [
     ("max_gears", "f"),  # 65
 ]
 
-EXTRADATA3 = FlatLayout("extradata3", 264, ROWS)
+EXTRADATA3 = Layout("extradata3", 264, ROWS)
 REVERSE_GEARS = (-1.0, 10.0)

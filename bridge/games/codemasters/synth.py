@@ -22,6 +22,7 @@ CAR = Car(gear_ratios=(3.3, 2.3, 1.75, 1.4, 1.15), final_drive=4.4, wheel_radius
 @dataclass(frozen=True)
 class StageConfig:
     length_m: float = 6000.0
+    laps: int = 1  # a rally stage is one lap; rallycross and DiRT 4's races have several
     rate_hz: int = 60
     seed: int = 1
 
@@ -39,14 +40,15 @@ class SyntheticStage:
         dt = 1.0 / c.rate_hz
         while True:
             s = drive.step(dt)
-            finished = s.lap > 1
-            brake_temp += (s.brake * 900 - (brake_temp - 20) * 0.05) * dt
+            finished = s.lap > c.laps
+            brake_temp += (s.brake * 600 - (brake_temp - 20) * 0.5) * dt  # heats under braking, cools in the air
             bump = [rng.gauss(0, 4) for _ in WHEELS]
             fields = {
                 "run_time": s.t + 10.0,
                 "lap_time": 0.0 if finished else s.lap_time_s,
+                "lap": float(s.lap - 1),  # laps completed
                 "lap_distance": c.length_m if finished else s.lap_distance_m,
-                "progress": 1.0 if finished else s.lap_distance_m / c.length_m,
+                "progress": 1.0 if finished else (s.distance_m / (c.length_m * c.laps)),
                 "position_x": s.distance_m * 0.7,
                 "position_z": s.distance_m * 0.7,
                 "speed": s.speed_ms,
@@ -63,7 +65,7 @@ class SyntheticStage:
                 "fuel": s.fuel_l,
                 "fuel_capacity": CAR.fuel_capacity_l,
                 **{f"brake_temp_{w}": brake_temp for w in WHEELS},
-                "total_laps": 1.0,
+                "total_laps": float(c.laps),
                 "track_length": c.length_m,
                 "last_lap_time": s.last_lap_s or 0.0,
                 "max_engine_rate": CAR.max_rpm / RPM_PER_RATE,

@@ -9,7 +9,7 @@ dictionaries are built only when someone asks for them.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from bridge.games.f1.layouts import (
     COUNTED_ARRAYS,
@@ -93,7 +93,7 @@ def decode(data: bytes | bytearray | memoryview) -> Packet | DecodeError:
 
 
 def _decode_event(
-    layout: PacketLayout, values: tuple, data: bytes | bytearray | memoryview, size: int
+    layout: PacketLayout, values: tuple[Any, ...], data: bytes | bytearray | memoryview, size: int
 ) -> EventPacket | DecodeError:
     raw_code: bytes = values[EVENT_CODE_INDEX]
     if not _EVENT_CODE_BYTES.issuperset(raw_code):
@@ -109,7 +109,7 @@ def text(raw: bytes) -> str:
     return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
 
 
-def _field_value(f: Field, values: tuple, base: int) -> Any:
+def _field_value(f: Field, values: tuple[Any, ...], base: int) -> Any:
     i = base + f.index
     if f.record is not None:
         if f.count == 1:  # a single nested record (TimeTrial's data sets), not an array
@@ -123,7 +123,7 @@ def _field_value(f: Field, values: tuple, base: int) -> Any:
     return values[i]
 
 
-def _record_dict(record: Record, values: tuple, base: int) -> dict[str, Any]:
+def _record_dict(record: Record, values: tuple[Any, ...], base: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in record.fields:
         i = base + f.index
@@ -146,7 +146,7 @@ class RecordView:
 
     __slots__ = ("record", "values", "base")
 
-    def __init__(self, record: Record, values: tuple, base: int) -> None:
+    def __init__(self, record: Record, values: tuple[Any, ...], base: int) -> None:
         self.record = record
         self.values = values
         self.base = base
@@ -166,7 +166,7 @@ class Packet:
 
     __slots__ = ("layout", "values")
 
-    def __init__(self, layout: PacketLayout, values: tuple) -> None:
+    def __init__(self, layout: PacketLayout, values: tuple[Any, ...]) -> None:
         self.layout = layout
         self.values = values
 
@@ -176,35 +176,35 @@ class Packet:
     # Header, by position (identical in every supported format).
     @property
     def packet_format(self) -> int:
-        return self.values[H_FORMAT]
+        return cast(int, self.values[H_FORMAT])
 
     @property
     def packet_id(self) -> int:
-        return self.values[H_PACKET_ID]
+        return cast(int, self.values[H_PACKET_ID])
 
     @property
     def session_uid(self) -> int:
-        return self.values[H_SESSION_UID]
+        return cast(int, self.values[H_SESSION_UID])
 
     @property
     def session_time(self) -> float:
-        return self.values[H_SESSION_TIME]
+        return cast(float, self.values[H_SESSION_TIME])
 
     @property
     def frame(self) -> int:
-        return self.values[H_FRAME]
+        return cast(int, self.values[H_FRAME])
 
     @property
     def overall_frame(self) -> int:
-        return self.values[H_OVERALL_FRAME]
+        return cast(int, self.values[H_OVERALL_FRAME])
 
     @property
     def player_car_index(self) -> int:
-        return self.values[H_PLAYER]
+        return cast(int, self.values[H_PLAYER])
 
     @property
     def secondary_player_car_index(self) -> int:
-        return self.values[H_SECONDARY_PLAYER]
+        return cast(int, self.values[H_SECONDARY_PLAYER])
 
     @property
     def game_version(self) -> str:
@@ -220,7 +220,7 @@ class Packet:
     def count(self, name: str) -> int:
         """A `num...` count clamped to its array's capacity (real data can overstate it)."""
         value = self.values[self.layout.record[name].index]
-        return min(value, self.layout.record[COUNTED_ARRAYS[name]].count)
+        return cast(int, min(value, self.layout.record[COUNTED_ARRAYS[name]].count))
 
     def header_dict(self) -> dict[str, Any]:
         return _record_dict(LAYOUTS.header, self.values, 0)
@@ -245,7 +245,12 @@ class EventPacket(Packet):
     __slots__ = ("code", "event", "detail_values")
 
     def __init__(
-        self, layout: PacketLayout, values: tuple, code: str, event: EventLayout | None, detail_values: tuple
+        self,
+        layout: PacketLayout,
+        values: tuple[Any, ...],
+        code: str,
+        event: EventLayout | None,
+        detail_values: tuple[Any, ...],
     ) -> None:
         super().__init__(layout, values)
         self.code = code

@@ -10,11 +10,12 @@ import json
 import sys
 from functools import lru_cache
 from importlib import resources
+from typing import Any, cast
 
 from bridge.state import enums as state_enums
 from bridge.state.enums import slugify
 
-_TABLES: dict[str, dict] = json.loads(
+_TABLES: dict[str, dict[str, Any]] = json.loads(
     resources.files("bridge.games.f1").joinpath("spec/enums.json").read_text(encoding="utf-8")
 )["enums"]
 
@@ -46,7 +47,7 @@ def flags(enum: str, packet_format: int, value: int) -> list[str]:
 
 
 def is_bits(enum: str) -> bool:
-    return _TABLES[enum]["kind"] == "bits"
+    return cast(bool, _TABLES[enum]["kind"] == "bits")
 
 
 FORMATS = (2023, 2024, 2025, 2026)
@@ -58,4 +59,4 @@ def names(enum: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for fmt in FORMATS for name in table(enum, fmt).values()))
 
 
-state_enums.register(sys.modules[__name__], NAMES)  # type: ignore[arg-type]
+state_enums.register(sys.modules[__name__], NAMES)

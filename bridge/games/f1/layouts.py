@@ -179,7 +179,7 @@ class PacketLayout:
             record = f.record  # type: ignore[assignment]
         return base
 
-    def column(self, array: str, name: str) -> itemgetter:
+    def column(self, array: str, name: str) -> itemgetter[Any]:
         """Getter returning `name` of every record of `array` (one value per car slot) from the flat tuple."""
         arr = self.record[array]
         assert arr.record is not None, f"{array} is not an array of records"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.games.f1.layouts import PacketLayout
-from bridge.state.values import Accessor, Value, ValueTable, register
+from bridge.state.values import Accessor, Column, Value, ValueTable, register
 
 MOTION, SESSION, LAP_DATA, EVENT, PARTICIPANTS, CAR_SETUPS, CAR_TELEMETRY, CAR_STATUS = range(8)
 FINAL_CLASSIFICATION, LOBBY_INFO, CAR_DAMAGE, SESSION_HISTORY, TYRE_SETS, MOTION_EX = range(8, 14)
@@ -53,10 +53,20 @@ CAR_SOURCES: dict[str, Source] = {
     # LapData
     "last_lap_ms": Source(LAP_DATA, "lapData", "lastLapTimeInMS"),
     "current_lap_ms": Source(LAP_DATA, "lapData", "currentLapTimeInMS"),
-    "sector1_ms": Source(LAP_DATA, "lapData", Split("sector1TimeMSPart|sector1TimeInMS", "sector1TimeMinutesPart|sector1TimeMinutes")),
-    "sector2_ms": Source(LAP_DATA, "lapData", Split("sector2TimeMSPart|sector2TimeInMS", "sector2TimeMinutesPart|sector2TimeMinutes")),
-    "gap_ahead_ms": Source(LAP_DATA, "lapData", Split("deltaToCarInFrontMSPart|deltaToCarInFrontInMS", "deltaToCarInFrontMinutesPart"), _non_negative),
-    "gap_leader_ms": Source(LAP_DATA, "lapData", Split("deltaToRaceLeaderMSPart|deltaToRaceLeaderInMS", "deltaToRaceLeaderMinutesPart"), _non_negative),
+    "sector1_ms": Source(
+        LAP_DATA, "lapData", Split("sector1TimeMSPart|sector1TimeInMS", "sector1TimeMinutesPart|sector1TimeMinutes")
+    ),
+    "sector2_ms": Source(
+        LAP_DATA, "lapData", Split("sector2TimeMSPart|sector2TimeInMS", "sector2TimeMinutesPart|sector2TimeMinutes")
+    ),
+    "gap_ahead_ms": Source(
+        LAP_DATA, "lapData",
+        Split("deltaToCarInFrontMSPart|deltaToCarInFrontInMS", "deltaToCarInFrontMinutesPart"), _non_negative,
+    ),
+    "gap_leader_ms": Source(
+        LAP_DATA, "lapData",
+        Split("deltaToRaceLeaderMSPart|deltaToRaceLeaderInMS", "deltaToRaceLeaderMinutesPart"), _non_negative,
+    ),
     "lap_distance_m": Source(LAP_DATA, "lapData", "lapDistance"),
     "total_distance_m": Source(LAP_DATA, "lapData", "totalDistance"),
     "position": Source(LAP_DATA, "lapData", "carPosition"),
@@ -234,12 +244,16 @@ def compile_accessor(layout: PacketLayout, name: str, source: Source) -> Accesso
         if ms is None:
             return None
         ms_at, stride, _ = ms
+        split: Accessor
         if minutes is None:
-            split = lambda v, i: v[ms_at + i * stride]  # noqa: E731
+            split = lambda v, i: v[ms_at + i * stride]
         else:
             min_at = minutes[0]
-            split = lambda v, i: v[min_at + i * stride] * 60000 + v[ms_at + i * stride]  # noqa: E731
-        return split if transform is None else (lambda v, i: transform(split(v, i)))
+            split = lambda v, i: v[min_at + i * stride] * 60000 + v[ms_at + i * stride]
+        if transform is None:
+            return split
+        convert = transform
+        return lambda v, i: convert(split(v, i))
     found = _resolve(layout, source.array, source.field)
     if found is None:
         return None
@@ -279,7 +293,7 @@ SESSION_FIELDS = Accessors(SESSION_SOURCES)
 HISTORY = Accessors(HISTORY_SOURCES)
 
 
-def _compile_column(layout: PacketLayout, name: str, source: Source) -> Callable[[tuple], tuple] | None:
+def _compile_column(layout: PacketLayout, name: str, source: Source) -> Column | None:
     """All car slots' values of one per-car field in one call (a C-level itemgetter for plain fields)."""
     if source.array is None:
         return None
@@ -295,8 +309,9 @@ def _compile_column(layout: PacketLayout, name: str, source: Source) -> Callable
 
 
 def _first_name(layout: PacketLayout, source: Source) -> str:
+    assert source.array is not None and isinstance(source.field, str)
     arr = layout.record[source.array]
-    assert arr.record is not None and isinstance(source.field, str)
+    assert arr.record is not None
     return next(n for n in source.field.split("|") if n in arr.record.by_name)
 
 
@@ -305,15 +320,16 @@ class Columns:
 
     def __init__(self, sources: dict[str, Source]) -> None:
         self.sources = sources
-        self._compiled: dict[tuple[int, int, str], Callable[[tuple], tuple] | None] = {}
+        self._compiled: dict[tuple[int, int, str], Callable[[tuple[Any, ...]], tuple[Any, ...]] | None] = {}
 
-    def get(self, layout: PacketLayout, name: str) -> Callable[[tuple], tuple] | None:
+    def get(self, layout: PacketLayout, name: str) -> Callable[[tuple[Any, ...]], tuple[Any, ...]] | None:
         key = (layout.format, layout.packet_id, name)
         if key not in self._compiled:
             source = self.sources.get(name)
             if source is None:
                 return None
-            self._compiled[key] = _compile_column(layout, name, source) if source.packet_id == layout.packet_id else None
+            same_packet = source.packet_id == layout.packet_id
+            self._compiled[key] = _compile_column(layout, name, source) if same_packet else None
         return self._compiled[key]
 
 
@@ -329,11 +345,14 @@ def _table() -> ValueTable:
 
 # The catalogue fields F1 provides (every one the catalogue had when it was F1's alone).
 FIELDS = (
-    "game/format", "game/version", "cars/*", "lights/*", "player/tyres/*", "player/brakes/*", "player/damage/*", "player/last_lap/*",
+    "game/format", "game/version", "cars/*", "lights/*",
+    "player/tyres/*", "player/brakes/*", "player/damage/*", "player/last_lap/*",
     *(f"session/{name}" for name in (
         "track", "track_length_m", "type", "formula", "weather", "track_temp_c", "air_temp_c", "total_laps",
         "time_left_s", "safety_car", "pit_speed_limit_kph", "paused", "network_game", "uid", "active_cars",
-        "best_lap_ms", "best_lap_driver", "red_flag", "start_lights", "chequered_flag")),
+        "best_lap_ms", "best_lap_driver", "red_flag", "start_lights", "chequered_flag",
+        "results", "standings", "best_sector*", "speed_trap_*", "safety_car_periods", "virtual_safety_car_periods",
+        "red_flag_periods")),
     *(f"player/{name}" for name in (
         "name", "team", "race_number", "nationality", "position", "grid_position", "lap", "lap_distance_m",
         "sector", "current_lap_ms", "last_lap_ms", "best_lap_ms", "gap_ahead_ms", "gap_leader_ms", "pit_status",
@@ -341,7 +360,18 @@ FIELDS = (
         "tyre_compound", "tyre_visual", "tyre_age_laps", "tyre_wear_pct", "tyre_wear_rate_pct_per_lap",
         "stint_laps", "speed_kph", "gear", "rpm", "throttle_pct", "brake_pct", "steer_pct", "clutch_pct", "drs",
         "drs_allowed", "engine_temp_c", "max_rpm", "idle_rpm", "pit_limiter", "fuel_kg", "fuel_laps",
-        "ers_store_j", "ers_deployed_j", "ers_mode", "fuel_mix", "fia_flag", "g_lateral", "g_longitudinal")),
+        "ers_store_j", "ers_deployed_j", "ers_mode", "fuel_mix", "fia_flag", "g_lateral", "g_longitudinal",
+        "pit_lane_time_ms", "lap_completed", "stints", "best_sector*", "speed_trap_kph", "top_speed_kph",
+        "collisions", "overtakes", "positions_gained")),
+    # racer's aids (bridge/state/aids) and the decoded values published with them
+    "session/forecast", "session/rain_pct_next",
+    *(f"player/{name}" for name in (
+        "delta_best_ms", "estimated_lap_ms", "delta_session_best_ms", "fuel_used_last_lap_kg", "fuel_per_lap_kg",
+        "fuel_to_finish_kg", "fuel_surplus_kg", "fuel_surplus_laps", "fuel_target_per_lap_kg", "fuel_vs_game_laps",
+        "fuel_model", "tyre_model", "tyre_laps_left", "tyre_sets", "battle/*", "pit_window/*", "rejoin", "rejoin_*",
+        "driver_status", "corner_cutting_warnings", "unserved_drive_throughs", "unserved_stop_gos",
+        "ers_harvested_mguk_j", "ers_harvested_mguh_j", "power_ice_kw", "power_mguk_kw", "drs_fault", "ers_fault",
+        "active_aero_mode", "overtake_available", "overtake_active")),
 )  # fmt: skip
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bridge.games.f1 import aids  # racer's aids
 from bridge.games.f1.codec import EventPacket, Packet
 from bridge.games.f1.layouts import PacketLayout
 from bridge.games.f1.values import (
@@ -37,6 +38,15 @@ from bridge.games.f1.values import (
 )
 from bridge.state import changes as groups
 from bridge.state.changes import Changes
+from bridge.state.racelog import (
+    Classified,
+    Penalty,
+    process_classification,
+    process_lap_start_marks,
+    process_penalty,
+    process_speed_sample,
+    process_speed_trap,
+)
 from bridge.state.session import (
     NO_CAR,
     REORDERED,
@@ -45,6 +55,7 @@ from bridge.state.session import (
     SessionState,
     process_completed_lap,
     process_game_event,
+    process_pit_entry,
     process_pit_exit,
     process_recompute_bests,
     process_reset,
@@ -77,15 +88,34 @@ _ONE_PER_FRAME = frozenset(
 
 
 class _Columns:
-    __slots__ = ("actual", "age", "lap", "last_lap", "pit_lane_ms", "pit_timer", "result", "visual")
+    __slots__ = (
+        "actual",
+        "age",
+        "lap",
+        "last_lap",
+        "pit_lane_ms",
+        "pit_stop_ms",
+        "pit_timer",
+        "result",
+        "speed",
+        "visual",
+    )
 
-    def __init__(self, lap_layout: PacketLayout | None = None, status_layout: PacketLayout | None = None) -> None:
+    def __init__(
+        self,
+        lap_layout: PacketLayout | None = None,
+        status_layout: PacketLayout | None = None,
+        telemetry_layout: PacketLayout | None = None,
+    ) -> None:
         if lap_layout is not None:
             self.lap = lap_layout.column("lapData", "currentLapNum")
             self.last_lap = lap_layout.column("lapData", "lastLapTimeInMS")
             self.result = lap_layout.column("lapData", "resultStatus")
             self.pit_timer = lap_layout.column("lapData", "pitLaneTimerActive")
             self.pit_lane_ms = lap_layout.column("lapData", "pitLaneTimeInLaneInMS")
+            self.pit_stop_ms = lap_layout.column("lapData", "pitStopTimerInMS")
+        if telemetry_layout is not None:
+            self.speed = telemetry_layout.column("carTelemetryData", "speed")
         if status_layout is not None:
             self.visual = status_layout.column("carStatusData", "visualTyreCompound")
             self.actual = status_layout.column("carStatusData", "actualTyreCompound")
@@ -101,6 +131,8 @@ def _columns(layout: PacketLayout) -> _Columns:
     if cols is None:
         if layout.packet_id == LAP_DATA:
             cols = _Columns(lap_layout=layout)
+        elif layout.packet_id == CAR_TELEMETRY:
+            cols = _Columns(telemetry_layout=layout)
         else:
             cols = _Columns(status_layout=layout)
         _COLUMNS[key] = cols
@@ -163,11 +195,25 @@ def process_stream(state: SessionState, packet: Packet) -> None:
     state.changed.add(_STREAM_GROUPS[pid])
 
 
+def process_car_telemetry(state: SessionState, packet: Packet) -> None:
+    """The latest telemetry, and every car's speed as one sample of the lap's top speed (one column, one pass)."""
+    process_stream(state, packet)
+    process_speed_sample(state, _columns(packet.layout).speed(packet.values))
+
+
+def process_car_damage(state: SessionState, packet: Packet) -> None:
+    process_stream(state, packet)
+    player = state.player
+    if player is not None and player.lap_start_wheel_wear is None:
+        process_lap_start_marks(state, player)  # once: the laps after this begin at the line
+
+
 def process_session(state: SessionState, packet: Packet) -> None:
     previous = state.latest.get(SESSION)
     state.latest[SESSION] = packet
     if previous is None or previous.values[12:] != packet.values[12:]:
         state.changed.add(groups.SESSION)
+        aids.process_f1_aids_session(state, packet)  # racer's aids
 
 
 def process_lap_data(state: SessionState, packet: Packet) -> None:
@@ -192,11 +238,16 @@ def process_lap_data(state: SessionState, packet: Packet) -> None:
     state.last_lap_column = last_laps
     timers = cols.pit_timer(values)
     if previous is not None and timers != state.pit_timer_column and state.pit_timer_column:
-        pit_ms = _columns(previous.layout).pit_lane_ms(previous.values)
+        before = _columns(previous.layout)
+        pit_ms = before.pit_lane_ms(previous.values)
+        stop_ms = before.pit_stop_ms(previous.values)
         for i, (was, now) in enumerate(zip(state.pit_timer_column, timers)):
             if was and not now:
-                process_pit_exit(state, i, pit_ms[i])
+                process_pit_exit(state, i, pit_ms[i], stop_ms[i])
+            elif now and not was:
+                process_pit_entry(state, i)
     state.pit_timer_column = timers
+    aids.process_aids_lap_data(state, packet.session_time)  # racer's aids: the live delta, O(1)
 
 
 def process_active_cars(state: SessionState) -> None:
@@ -211,7 +262,9 @@ def process_active_cars(state: SessionState) -> None:
         state.changed.add(groups.ACTIVE)
 
 
-def process_lap_progress(state: SessionState, i: int, old_lap: int, new_lap: int, before: Packet, after: Packet) -> None:
+def process_lap_progress(
+    state: SessionState, i: int, old_lap: int, new_lap: int, before: Packet, after: Packet
+) -> None:
     car = state.cars[i]
     if new_lap < old_lap:
         process_rewind(state, car, new_lap)
@@ -243,6 +296,10 @@ def process_participants(state: SessionState, packet: Packet) -> None:
 def process_car_status(state: SessionState, packet: Packet) -> None:
     state.latest[CAR_STATUS] = packet
     state.changed.add(groups.CAR_STATUS)
+    aids.process_aids_flag(state)  # racer's aids
+    player = state.player
+    if player is not None and player.lap_start_fuel is None:
+        process_lap_start_marks(state, player)  # once: the laps after this begin at the line
     cols = _columns(packet.layout)
     values = packet.values
     visual = cols.visual(values)
@@ -251,8 +308,9 @@ def process_car_status(state: SessionState, packet: Packet) -> None:
         old_visual, old_age = state.visual_column or visual, state.age_column or age
         first = not state.visual_column
         actual = cols.actual(values)
+        cars = state.cars
         for i in state.active:
-            if first or visual[i] != old_visual[i] or age[i] < old_age[i]:
+            if first or visual[i] != old_visual[i] or age[i] < old_age[i] or not cars[i].stints:
                 process_stint_change(state, state.cars[i], visual[i], actual[i], age[i])
         state.visual_column = visual
         state.age_column = age
@@ -263,6 +321,25 @@ def process_final_classification(state: SessionState, packet: Packet) -> None:
     if state.classification is None or state.classification.values[12:] != packet.values[12:]:
         state.classification = packet
         state.changed.add(groups.CLASSIFICATION)
+        process_classification(state, _classified(packet, len(state.cars)))
+
+
+def _classified(packet: Packet, slots: int) -> tuple[Classified, ...]:
+    """The classification's cars in neutral terms, by finishing position (slots without a position left out)."""
+    rows = []
+    for i, row in enumerate(packet["classificationData"][:slots]):
+        if not row["position"]:
+            continue
+        stints = min(row["numTyreStints"], 8)
+        actual, visual, ends = row["tyreStintsActual"], row["tyreStintsVisual"], row["tyreStintsEndLaps"]
+        has_reason = "resultReason" in row.record.by_name
+        rows.append(Classified(
+            i, row["position"], row["numLaps"], row["gridPosition"], row["points"], row["numPitStops"],
+            row["resultStatus"], row["resultReason"] if has_reason else None, row["bestLapTimeInMS"],
+            row["totalRaceTime"], row["penaltiesTime"], row["numPenalties"],
+            tuple((actual[k], visual[k], ends[k]) for k in range(stints)),
+        ))  # fmt: skip
+    return tuple(sorted(rows, key=lambda r: (r.position, r.index)))
 
 
 def process_lobby_info(state: SessionState, packet: Packet) -> None:
@@ -310,6 +387,7 @@ def process_tyre_sets(state: SessionState, packet: Packet) -> None:
     if i < len(state.cars):
         state.cars[i].tyre_sets = packet
         state.changed.add_car(groups.TYRE_SETS, i)
+        aids.process_f1_aids_tyre_sets(state, packet)  # racer's aids
 
 
 def process_lap_positions(state: SessionState, packet: Packet) -> None:
@@ -329,6 +407,10 @@ def process_event(state: SessionState, packet: EventPacket) -> None:
     handler = _EVENT_PROCESSORS.get(packet.code)
     if handler is not None:
         handler(state, details)
+    timed = _TIMED_EVENT_PROCESSORS.get(packet.code)
+    if timed is not None:
+        timed(state, details, packet.session_time)
+    aids.process_aids_event(state, packet.code, packet.session_time, details)  # racer's aids
 
 
 def _car(state: SessionState, details: dict[str, Any], key: str = "vehicle_idx") -> CarState | None:
@@ -361,22 +443,34 @@ def process_event_race_winner(state: SessionState, details: dict[str, Any]) -> N
     state.winner = details["vehicle_idx"]
 
 
-def process_event_penalty(state: SessionState, details: dict[str, Any]) -> None:
+NOT_APPLICABLE = 255  # PENA's time, other car and places when they do not apply
+
+
+def _known(value: int) -> int | None:
+    return None if value == NOT_APPLICABLE else value
+
+
+def process_event_penalty(state: SessionState, details: dict[str, Any], session_time: float) -> None:
     car = _car(state, details)
     if car is not None:
         car.penalties_issued += 1
+        process_penalty(state, car, Penalty(
+            details["lap_num"], session_time, "issued", details["penalty_type"], details["infringement_type"],
+            _known(details["time"]), _known(details["other_vehicle_idx"]), _known(details["places_gained"]),
+        ))  # fmt: skip
 
 
-def process_event_penalty_served(state: SessionState, details: dict[str, Any]) -> None:
+def process_event_penalty_served(state: SessionState, details: dict[str, Any], session_time: float) -> None:
     car = _car(state, details)
     if car is not None:
         car.penalties_served += 1
+        process_penalty(state, car, Penalty(car.lap or 0, session_time, "served", None, None, None, None, None))
 
 
 def process_event_speed_trap(state: SessionState, details: dict[str, Any]) -> None:
     car = _car(state, details)
     if car is not None:
-        car.speed_trap_kph = details["speed"]
+        process_speed_trap(state, car, details["speed"])
 
 
 def process_event_start_lights(state: SessionState, details: dict[str, Any]) -> None:
@@ -428,9 +522,6 @@ _EVENT_PROCESSORS = {
     "DRSD": lambda s, d: process_event_drs(s, d, False),
     "CHQF": process_event_chequered_flag,
     "RCWN": process_event_race_winner,
-    "PENA": process_event_penalty,
-    "DTSV": process_event_penalty_served,
-    "SGSV": process_event_penalty_served,
     "SPTP": process_event_speed_trap,
     "STLG": process_event_start_lights,
     "LGOT": process_event_lights_out,
@@ -442,8 +533,17 @@ _EVENT_PROCESSORS = {
     "COLL": process_event_collision,
 }
 
+# Events kept with their session time (a car's race log).
+_TIMED_EVENT_PROCESSORS = {
+    "PENA": process_event_penalty,
+    "DTSV": process_event_penalty_served,
+    "SGSV": process_event_penalty_served,
+}
+
 _PROCESSORS = {
     **{pid: process_stream for pid in _STREAM_GROUPS},
+    CAR_TELEMETRY: process_car_telemetry,
+    CAR_DAMAGE: process_car_damage,
     SESSION: process_session,
     LAP_DATA: process_lap_data,
     EVENT: process_event,

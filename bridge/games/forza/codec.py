@@ -7,7 +7,7 @@ NaN or infinite floats are kept as sent (they are the game's values; JSON output
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from bridge.games.dropped import WRONG_SIZE, Dropped
 from bridge.games.forza.layouts import BY_KEY, BY_SIZE, SIZES, Variant
@@ -27,7 +27,7 @@ class Telemetry:
 
     __slots__ = ("variant", "values")
 
-    def __init__(self, variant: Variant, values: tuple) -> None:
+    def __init__(self, variant: Variant, values: tuple[Any, ...]) -> None:
         self.variant = variant
         self.values = values
 
@@ -45,7 +45,7 @@ class Telemetry:
 
     @property
     def racing(self) -> bool:
-        return self.values[IS_RACE_ON] == 1
+        return cast(bool, self.values[IS_RACE_ON] == 1)
 
     def __getitem__(self, name: str) -> Any:
         return self.values[self.variant.index(name)]

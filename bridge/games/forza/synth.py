@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from random import Random
-from typing import Any
+from typing import Any, cast
 
 from bridge.games.forza.codec import build, encode
 from bridge.games.forza.enums import NEUTRAL_GEAR
@@ -132,7 +132,7 @@ class ForzaRace:
 
     def gear_top_speed(self, gear: int) -> float:
         """Speed at the rev limit in `gear`, m/s."""
-        return self.top_speed * (gear / GEARS) ** 0.8
+        return cast(float, self.top_speed * (gear / GEARS) ** 0.8)
 
     def frames(self) -> Iterator[tuple[float, list[bytes]]]:
         """(send time, [datagram]) per frame, one datagram each, the first at t = 0."""

@@ -70,12 +70,20 @@ _WHEELS: dict[str, tuple[str, Callable[[Any], Any]]] = {
 SESSION_ONE: dict[str, tuple[str, Callable[[Any], Any]]] = {"racing": ("IsRaceOn", bool)}
 
 
+def _reader(at: int, convert: Callable[[Any], Any]) -> Accessor:
+    return lambda v, i: convert(v[at])
+
+
+def _wheels_reader(at: tuple[int, ...], convert: Callable[[Any], Any]) -> Accessor:
+    return lambda v, i: tuple(convert(v[j]) for j in at)
+
+
 def _compile(variant: Variant, table: dict[str, tuple[str, Callable[[Any], Any]]]) -> dict[str, Accessor]:
     out: dict[str, Accessor] = {}
     for name, (field, convert) in table.items():
         f = variant.by_name.get(field)
         if f is not None:
-            out[name] = lambda v, i, at=f.index, convert=convert: convert(v[at])
+            out[name] = _reader(f.index, convert)
     return out
 
 
@@ -106,7 +114,7 @@ def _compile_wheels(variant: Variant) -> dict[str, Accessor]:
         fields = [variant.by_name.get(prefix + wheel) for wheel in _F1_WHEEL_ORDER]
         if all(fields):
             at = tuple(f.index for f in fields)  # type: ignore[union-attr]
-            out[name] = lambda v, i, at=at, convert=convert: tuple(convert(v[j]) for j in at)
+            out[name] = _wheels_reader(at, convert)
     return out
 
 
@@ -121,7 +129,8 @@ FIELDS = (
         "position", "lap", "current_lap_ms", "last_lap_ms", "best_lap_ms", "stint_laps", "tyre_wear_pct",
         "tyre_wear_rate_pct_per_lap", "speed_kph", "gear", "rpm", "idle_rpm", "max_rpm", "throttle_pct",
         "brake_pct", "steer_pct", "clutch_pct", "handbrake_pct", "boost_psi", "power_kw", "torque_nm",
-        "fuel_pct", "race_time_s", "distance_m", "car/ordinal", "car/class", "car/pi", "car/drivetrain")),
+        "fuel_pct", "race_time_s", "distance_m", "car/ordinal", "car/class", "car/pi", "car/drivetrain",
+        "lap_completed", "stints", "top_speed_kph")),
 )  # fmt: skip
 
 FORZA_VALUES = register(

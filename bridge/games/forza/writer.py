@@ -13,6 +13,7 @@ from bridge.games.forza.codec import IS_RACE_ON, Telemetry
 from bridge.games.forza.values import FORZA_VALUES, TELEMETRY
 from bridge.state import changes as groups
 from bridge.state.changes import Changes
+from bridge.state.racelog import process_lap_start_marks, process_speed_sample
 from bridge.state.session import (
     CompletedLap,
     SessionState,
@@ -20,6 +21,7 @@ from bridge.state.session import (
     process_reset,
     process_rewind,
     process_stint_change,
+    process_tyre_wear_rate,
 )
 
 PLAYER = 0  # the one car slot
@@ -45,6 +47,10 @@ def process_telemetry(state: SessionState, telemetry: Telemetry) -> Changes:
     if previous is None or previous.values[IS_RACE_ON] != racing:
         changed.add(groups.SESSION)
     if racing:
+        car = state.cars[PLAYER]
+        process_speed_sample(state, (car.speed_kph,))  # the lap's top speed: one compare per datagram
+        if car.lap_start_fuel is None:
+            process_lap_start_marks(state, car)  # once: the laps after this begin at the line
         process_laps(state, telemetry)
     return changed
 
@@ -77,3 +83,4 @@ def process_laps(state: SessionState, telemetry: Telemetry) -> None:
     time_ms = car.last_lap_ms
     if time_ms is not None and known not in car.laps:
         process_completed_lap(state, car, CompletedLap(known, time_ms, (0, 0, 0), True))
+        process_tyre_wear_rate(state, car)

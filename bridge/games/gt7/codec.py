@@ -26,9 +26,9 @@ _MIN_SIZE = min(SIZES)
 class Packet:
     """A decoded packet: its variant, the flat tuple of its values, and how it arrived."""
 
-    __slots__ = ("variant", "values", "heartbeat")
+    __slots__ = ("heartbeat", "values", "variant")
 
-    def __init__(self, variant: Variant, values: tuple, heartbeat: bytes | None) -> None:
+    def __init__(self, variant: Variant, values: tuple[Any, ...], heartbeat: bytes | None) -> None:
         self.variant = variant
         self.values = values
         self.heartbeat = heartbeat  # the heartbeat whose seed decrypted it; None when it came decrypted
@@ -38,6 +38,11 @@ class Packet:
 
     def __repr__(self) -> str:
         return f"Packet({self.variant.name!r}, id={self.packet_id})"
+
+    @property
+    def layout(self) -> Variant:
+        """The variant, under the name the session state reads records by (`record.layout`, `record.values`)."""
+        return self.variant
 
     def __getitem__(self, key: str) -> Any:
         return self.values[self.variant.index[key]]
@@ -50,16 +55,16 @@ class Packet:
 
     @property
     def packet_id(self) -> int:
-        return self["packet_id"]
+        return int(self["packet_id"])
 
     @property
     def speed_kmh(self) -> float:
-        return self["speed"] * 3.6
+        return float(self["speed"]) * 3.6
 
     @property
     def gear(self) -> int:
         """The current gear as the game counts it (0 while in neutral or reverse)."""
-        return self["gears"] & 0x0F
+        return int(self["gears"]) & 0x0F
 
     @property
     def suggested_gear(self) -> int | None:
@@ -68,15 +73,15 @@ class Packet:
 
     @property
     def throttle(self) -> float:
-        return self["throttle_raw"] / 255
+        return int(self["throttle_raw"]) / 255
 
     @property
     def brake(self) -> float:
-        return self["brake_raw"] / 255
+        return int(self["brake_raw"]) / 255
 
     @property
     def boost_bar(self) -> float:
-        return self["manifold_pressure"] - 1.0
+        return float(self["manifold_pressure"]) - 1.0
 
     @property
     def best_lap_ms(self) -> int | None:

@@ -9,6 +9,7 @@ packet tells which seed is right.
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 # pycryptodome's Salsa20 is a maintained, audited C implementation: a stream cipher written by hand here would
 # be slower and one more thing to get subtly wrong.
@@ -24,7 +25,7 @@ _IV = struct.Struct("<I")
 _NONCE = struct.Struct("<II")
 
 
-def _keystream_cipher(iv: int, seed: int):  # noqa: ANN202 - pycryptodome's cipher type is private
+def _keystream_cipher(iv: int, seed: int) -> Any:  # pycryptodome ships no type for its cipher objects
     return Salsa20.new(key=KEY, nonce=_NONCE.pack(iv ^ seed, iv))
 
 

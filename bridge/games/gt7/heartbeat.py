@@ -12,6 +12,10 @@ source port, like the fake console of the tests).
 When no packet arrives for `silence_s` the console "does not answer": `answering` turns False and a warning
 goes to Faults; heartbeats go on, so the stream resumes by itself when the game comes back (after a console
 restart its packet ids start again, which `restarts` counts).
+
+`ConsoleWatch` is that logic without a socket (when to send, whether the console answers), shared by
+`HeartbeatClient` (its own socket: tests, tools) and the bridge's console service (`console.py`), which sends
+from the bridge's receiving socket.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from bridge.faults import Faults
+from bridge.games.dropped import Dropped
 from bridge.games.gt7 import codec
 from bridge.games.gt7.crypto import SEEDS
 
@@ -37,11 +42,86 @@ OTHER_SOURCE = "other_source"
 PacketHandler = Callable[[bytes, codec.Packet], None]
 
 
+class ConsoleWatch:
+    """When the next heartbeat is due and whether the console answers; no I/O, the clock is given.
+
+    Call `started()` once, `sent()` after each heartbeat, `arrived(count, last_id)` for packets received and
+    `due()` now and then (it also notices a silence: `answering` False, one warning to `faults` under `where`).
+    """
+
+    def __init__(
+        self,
+        console_label: str,
+        *,
+        where: str = WHERE,
+        every_packets: int = HEARTBEAT_EVERY_PACKETS,
+        interval_s: float = HEARTBEAT_INTERVAL_S,
+        silence_s: float = SILENCE_S,
+        faults: Faults | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.console_label = console_label
+        self.where = where
+        self.every_packets = every_packets
+        self.interval_s = interval_s
+        self.silence_s = silence_s
+        self.faults = faults if faults is not None else Faults()
+        self.clock = clock
+        self.answering: bool | None = None  # None until the first packet or the first silence
+        self.heartbeats_sent = 0
+        self.packets = 0
+        self.silences = 0  # times the console stopped answering
+        self.restarts = 0  # times the packet ids started again (the game or the console restarted)
+        self.last_packet_id: int | None = None
+        self._since_heartbeat = 0
+        self._heartbeat_at = float("-inf")
+        self._last_packet_at = 0.0
+
+    def started(self) -> None:
+        self._last_packet_at = self.clock()
+
+    def sent(self) -> None:
+        self.heartbeats_sent += 1
+        self._since_heartbeat = 0
+        self._heartbeat_at = self.clock()
+
+    def arrived(self, count: int = 1, last_id: int | None = None) -> bool:
+        """`count` packets arrived (the last with id `last_id`, when known); True when a heartbeat is due."""
+        if count <= 0:
+            return False
+        self.packets += count
+        self._last_packet_at = self.clock()
+        self.answering = True
+        if last_id is not None:
+            if self.last_packet_id is not None and last_id < self.last_packet_id:
+                self.restarts += 1
+            self.last_packet_id = last_id
+        self._since_heartbeat += count
+        return self._since_heartbeat >= self.every_packets
+
+    def due(self) -> bool:
+        """True when a heartbeat is due by time; notices a silent console."""
+        now = self.clock()
+        if self.answering is not False and now - self._last_packet_at >= self.silence_s:
+            self._silent(now - self._last_packet_at)
+        return now - self._heartbeat_at >= self.interval_s
+
+    def _silent(self, for_s: float) -> None:
+        self.answering = False
+        self.silences += 1
+        self.faults.warn(
+            self.where,
+            "no_answer",
+            f"the PlayStation at {self.console_label} does not answer: no GT7 packet for {for_s:.0f} s "
+            f"although heartbeats are sent (is GT7 running, on track or in a replay, and is the address right?)",
+        )
+
+
 class _Endpoint(asyncio.DatagramProtocol):
     def __init__(self, client: HeartbeatClient) -> None:
         self.client = client
 
-    def datagram_received(self, data: bytes, addr: tuple) -> None:
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.client._received(data, addr)
 
     def error_received(self, exc: Exception) -> None:
@@ -69,97 +149,74 @@ class HeartbeatClient:
         faults: Faults | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if heartbeat not in SEEDS:
-            raise ValueError(f"GT7 heartbeat {heartbeat!r}: expected one of {', '.join(h.decode() for h in SEEDS)}")
+        check_heartbeat(heartbeat)
         self.console = console
         self.console_port = console_port
         self.console_label = f"{console}:{console_port}"
         self.heartbeat = heartbeat
         self.listen = listen
-        self.every_packets = every_packets
-        self.interval_s = interval_s
-        self.silence_s = silence_s
         self.on_packet = on_packet
         self.faults = faults if faults is not None else Faults()
-        self.clock = clock
-        # What the status and the tests read.
-        self.answering: bool | None = None  # None until the first packet or the first silence
-        self.heartbeats_sent = 0
-        self.packets = 0
+        self.watch = ConsoleWatch(self.console_label, every_packets=every_packets, interval_s=interval_s,
+                                  silence_s=silence_s, faults=self.faults, clock=clock)  # fmt: skip
         self.dropped: Counter[str] = Counter()
-        self.silences = 0  # times the console stopped answering
-        self.restarts = 0  # times the packet ids started again (the game or the console restarted)
-        self.last_packet_id: int | None = None
-        self.local_address: tuple | None = None
+        self.local_address: tuple[str, int] | None = None
         self._console_ip: str | None = None
         self._transport: asyncio.DatagramTransport | None = None
-        self._since_heartbeat = 0
-        self._heartbeat_at = 0.0
-        self._last_packet_at = 0.0
+
+    # What the status and the tests read.
+    answering = property(lambda self: self.watch.answering)
+    heartbeats_sent = property(lambda self: self.watch.heartbeats_sent)
+    packets = property(lambda self: self.watch.packets)
+    silences = property(lambda self: self.watch.silences)
+    restarts = property(lambda self: self.watch.restarts)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Until `stop` is set (or the task is cancelled). Raises OSError when the console's name does not
         resolve or the listening port cannot be bound."""
         loop = asyncio.get_running_loop()
         infos = await loop.getaddrinfo(self.console, self.console_port, type=socket.SOCK_DGRAM)
-        self._console_ip = infos[0][4][0]
+        self._console_ip = str(infos[0][4][0])
         transport, _ = await loop.create_datagram_endpoint(lambda: _Endpoint(self), local_addr=self.listen)
         self._transport = transport
         self.local_address = transport.get_extra_info("sockname")
-        started = self.clock()
-        self._last_packet_at = started
+        watch = self.watch
+        watch.started()
         try:
             self._send_heartbeat()
-            tick = min(self.interval_s, self.silence_s) / 4
+            tick = min(watch.interval_s, watch.silence_s) / 4
             while stop is None or not stop.is_set():
                 await asyncio.sleep(tick)
-                now = self.clock()
-                if now - self._heartbeat_at >= self.interval_s:
+                if watch.due():
                     self._send_heartbeat()
-                if self.answering is not False and now - self._last_packet_at >= self.silence_s:
-                    self._silent(now - self._last_packet_at)
         finally:
             transport.close()
             self._transport = None
 
     def _send_heartbeat(self) -> None:
-        if self._transport is None:
+        if self._transport is None or self._console_ip is None:
             return
         self._transport.sendto(self.heartbeat, (self._console_ip, self.console_port))
-        self.heartbeats_sent += 1
-        self._since_heartbeat = 0
-        self._heartbeat_at = self.clock()
+        self.watch.sent()
 
-    def _silent(self, for_s: float) -> None:
-        self.answering = False
-        self.silences += 1
-        self.faults.warn(
-            WHERE,
-            "no_answer",
-            f"the PlayStation at {self.console_label} does not answer: no GT7 packet for {for_s:.0f} s "
-            f"although heartbeats are sent (is GT7 running, on track or in a replay, and is the address right?)",
-        )
-
-    def _received(self, data: bytes, addr: tuple) -> None:
+    def _received(self, data: bytes, addr: tuple[str, int]) -> None:
         if addr[0] != self._console_ip:
             self.dropped[OTHER_SOURCE] += 1
             return
         packet = codec.decode(data)
-        if not packet:
+        if isinstance(packet, Dropped):
             self.dropped[packet.reason] += 1
             return
-        self.packets += 1
-        self._last_packet_at = self.clock()
-        self.answering = True
-        packet_id = packet.packet_id
-        if self.last_packet_id is not None and packet_id < self.last_packet_id:
-            self.restarts += 1
-        self.last_packet_id = packet_id
-        self._since_heartbeat += 1
-        if self._since_heartbeat >= self.every_packets:
+        if self.watch.arrived(1, packet.packet_id):
             self._send_heartbeat()
         if self.on_packet is not None:
             try:
                 self.on_packet(data, packet)
-            except Exception as exc:  # noqa: BLE001 - a consumer's bug must not stop the heartbeats
+            except Exception as exc:
                 self.faults.error(WHERE, exc, "GT7 packet handler failed")
+
+
+def check_heartbeat(heartbeat: bytes) -> None:
+    """Raises ValueError naming the choices when `heartbeat` is not one GT7 answers."""
+    if heartbeat not in SEEDS:
+        raise ValueError(f"GT7 heartbeat {heartbeat!r}: expected one of {', '.join(h.decode() for h in SEEDS)}")

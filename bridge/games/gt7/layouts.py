@@ -133,6 +133,11 @@ class Variant(FlatLayout):
         super().__init__(name, size, rows)
         self.heartbeat = heartbeat
 
+    @property
+    def key(self) -> str:
+        """The name packets of this variant are counted under (`rigbridge_datagrams_decoded{packet=...}`)."""
+        return f"gt7_{self.size}"
+
 
 PACKET_A = Variant("A", 296, STANDARD, b"A")
 PACKET_B = Variant("B", 316, STANDARD + MOTION, b"B")

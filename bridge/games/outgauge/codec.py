@@ -26,7 +26,7 @@ _FINITE = tuple(_I[k] for k in ("speed", "rpm", "turbo", "engine_temp", "oil_pre
 _SLACK = 0.01
 
 
-def problem(values: tuple) -> str:
+def problem(values: tuple[Any, ...]) -> str:
     """Why these values cannot come from the game; "" when they can."""
     for i in _UNIT:
         v = values[i]
@@ -52,7 +52,7 @@ class Gauge:
 
     __slots__ = ("layout", "values")
 
-    def __init__(self, layout: FlatLayout, values: tuple) -> None:
+    def __init__(self, layout: FlatLayout, values: tuple[Any, ...]) -> None:
         self.layout = layout
         self.values = values
 
@@ -82,11 +82,11 @@ class Gauge:
     @property
     def gear(self) -> int:
         """-1 reverse, 0 neutral, 1.. forward (F1's numbering)."""
-        return self["gear_raw"] - 1
+        return int(self["gear_raw"]) - 1
 
     @property
     def speed_kmh(self) -> float:
-        return self["speed"] * 3.6
+        return float(self["speed"]) * 3.6
 
     def light(self, name: str) -> bool:
         return bool(self["show_lights"] >> LIGHTS[name] & 1)

@@ -6,7 +6,7 @@ with a few fields fixed: `time` is always 0, `car` is always "beam", `plid` 0. L
 
 from __future__ import annotations
 
-from bridge.games.flat import FlatLayout
+from bridge.games.flat_values import Layout
 
 ROWS: list[tuple[str, str]] = [
     ("time_ms", "I"),  # to check order (0 from BeamNG)
@@ -30,9 +30,9 @@ ROWS: list[tuple[str, str]] = [
     ("display2", "16s"),  # usually settings
 ]
 
-PLAIN = FlatLayout("outgauge", 92, ROWS)
-WITH_ID = FlatLayout("outgauge_id", 96, ROWS + [("id", "i")])  # when an OutGauge ID is configured
-BY_SIZE: dict[int, FlatLayout] = {PLAIN.size: PLAIN, WITH_ID.size: WITH_ID}
+PLAIN = Layout("outgauge", 92, ROWS)
+WITH_ID = Layout("outgauge_id", 96, [*ROWS, ("id", "i")])  # when an OutGauge ID is configured
+BY_SIZE: dict[int, Layout] = {PLAIN.size: PLAIN, WITH_ID.size: WITH_ID}
 
 # Dashboard lights: bit positions in `dash_lights` and `show_lights`, Live for Speed's DL_* names.
 LIGHTS: dict[str, int] = {

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bridge.games.drive import Car, Drive
+from bridge.games.flat_values import Layout
 from bridge.games.outgauge.layouts import BEAMNG_CAR, FLAGS, LIGHTS, PLAIN, WITH_ID
 
 CAR = Car(gear_ratios=(3.0, 2.1, 1.6, 1.3, 1.08), final_drive=4.0, idle_rpm=850.0, shift_rpm=7000.0,
@@ -72,7 +73,7 @@ class SyntheticGauge:
             yield t, [datagram]
 
     @staticmethod
-    def _pack(layout, beamng: bool, t: float, *, gear: int, speed: float, rpm: float, throttle: float,
+    def _pack(layout: Layout, beamng: bool, t: float, *, gear: int, speed: float, rpm: float, throttle: float,
               brake: float, fuel: float, lights: tuple[str, ...], has: int) -> bytes:  # fmt: skip
         fields = {
             "time_ms": 0 if beamng else round(t * 1000),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import struct
@@ -34,8 +35,8 @@ def test_every_real_datagram_decodes_plausibly(dirt: list[bytes]) -> None:
     # About 71 s from the start to 17 % of the stage, the stage clock never going back.
     assert first["lap_time"] == 0 and 70 < last["lap_time"] < 80
     assert 0.16 < last.progress < 0.18
-    assert all(b["lap_time"] >= a["lap_time"] for a, b in zip(stage, stage[1:]))
-    assert all(b["run_time"] > a["run_time"] for a, b in zip(stage, stage[1:]))
+    assert all(b["lap_time"] >= a["lap_time"] for a, b in itertools.pairwise(stage))
+    assert all(b["run_time"] > a["run_time"] for a, b in itertools.pairwise(stage))
     # The engine: the car's maximum and idle are round numbers of rpm once read as rad/s.
     assert {round(s.max_rpm) for s in stage} == {8000} and {round(s.idle_rpm) for s in stage} == {2000}
     assert all(0 <= s.rpm <= s.max_rpm + 1 for s in stage)

@@ -9,6 +9,7 @@ back on the same port with packet ids starting again, like a console (or the gam
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
 import time
 from collections import Counter
@@ -23,7 +24,7 @@ class _Console(asyncio.DatagramProtocol):
     def __init__(self, fake: FakePlayStation) -> None:
         self.fake = fake
 
-    def datagram_received(self, data: bytes, addr: tuple) -> None:
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.fake._heartbeat(data, addr)
 
 
@@ -36,11 +37,11 @@ class FakePlayStation:
         self.heartbeats: Counter[bytes] = Counter()
         self.sent = 0
         self.boots = 0
-        self._listener: tuple | None = None
+        self._listener: tuple[str, int] | None = None
         self._heartbeat_kind = b"~"
         self._heartbeat_at = float("-inf")
         self._transport: asyncio.DatagramTransport | None = None
-        self._streamer: asyncio.Task | None = None
+        self._streamer: asyncio.Task[None] | None = None
 
     async def start(self) -> FakePlayStation:
         loop = asyncio.get_running_loop()
@@ -57,10 +58,8 @@ class FakePlayStation:
     async def stop(self) -> None:
         if self._streamer is not None:
             self._streamer.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._streamer
-            except asyncio.CancelledError:
-                pass
             self._streamer = None
         if self._transport is not None:
             self._transport.close()
@@ -75,7 +74,7 @@ class FakePlayStation:
     def streaming(self) -> bool:
         return self._listener is not None and time.monotonic() - self._heartbeat_at <= self.patience_s
 
-    def _heartbeat(self, data: bytes, addr: tuple) -> None:
+    def _heartbeat(self, data: bytes, addr: tuple[str, int]) -> None:
         self.heartbeats[data] += 1
         if data in crypto.SEEDS:
             self._listener = addr

@@ -112,7 +112,7 @@ def test_a_heartbeat_every_n_packets_keeps_it_alive_alone() -> None:
         await fake.stop()
         return fake, client
 
-    fake, client = asyncio.run(scenario())
+    _, client = asyncio.run(scenario())
     assert client.packets >= 80
     assert received.longest_gap() < PATIENCE_S
     assert client.heartbeats_sent == 1 + client.packets // 15

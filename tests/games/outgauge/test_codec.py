@@ -87,7 +87,7 @@ def test_the_synthetic_lap_lights_the_dashboard_plausibly() -> None:
     assert means == sorted(means) and len(means) >= 3
 
 
-@pytest.mark.parametrize("layout", [PLAIN, WITH_ID], ids=lambda l: l.name)
+@pytest.mark.parametrize("layout", [PLAIN, WITH_ID], ids=lambda layout: layout.name)
 def test_round_trip_from_the_layout(layout) -> None:
     rng = random.Random(layout.size)
     for _ in range(100):
@@ -97,7 +97,8 @@ def test_round_trip_from_the_layout(layout) -> None:
             fields[k] = rng.choice((0.0, 0.25, 1.0))
         fields.update(time_ms=rng.getrandbits(32), car=rng.randbytes(3) + b"\0", flags=rng.getrandbits(16),
                       gear_raw=rng.randint(0, 11), plid=rng.getrandbits(8), dash_lights=rng.getrandbits(32),
-                      show_lights=rng.getrandbits(32), display1=b"abc".ljust(16, b"\0"), display2=bytes(16))  # fmt: skip
+                      show_lights=rng.getrandbits(32), display1=b"abc".ljust(16, b"\0"),
+                      display2=bytes(16))  # fmt: skip
         if "id" in layout.index:
             fields["id"] = rng.randint(-(2**31), 2**31 - 1)
         g = codec.decode(layout.pack(fields))

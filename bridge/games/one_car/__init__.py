@@ -1,0 +1,1 @@
+"""What the games that send one record per frame, for the player's car only, share in their writers."""
