@@ -93,6 +93,8 @@ def test_the_penalty_reads_like_race_control() -> None:
     scar = build_event(2025, "SCAR", {"safetyCarType": 1, "eventType": 0}).details()
     assert event_text("SCAR", scar, words(2025)) == ("safety_car", "Full safety car deployed", ())
     assert event_text("BUTN", {"button_status": 1}, words(2025)) is None  # not news
+    unknown_here = build_event(2023, "COLL").details()  # no collision events in format 2023: raw bytes only
+    assert event_text("COLL", unknown_here, words(2023)) is None
 
 
 def _state(fmt: int) -> SessionState:

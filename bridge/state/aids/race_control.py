@@ -15,6 +15,7 @@ from typing import Any
 from bridge.state.enums import label, slug
 
 NOT_APPLICABLE = 255  # a detail that does not apply (no other car, no time)
+RAW = "raw"  # the details of an event code the packet's format has no layout for
 MAX_MESSAGES = 64  # kept for the publisher: it takes them after every packet, so a few would do
 
 
@@ -154,9 +155,10 @@ IGNORED = frozenset({"BUTN"})  # the player's button presses: not news for a per
 
 def event_text(code: str, details: dict[str, Any], words: Words) -> Text:
     """The text of a game event (None: no race-control news). The details are the event layout's own fields, so
-    every key a text reads is there; a failure here is a bug, reported by the pipeline like any other."""
+    every key a text reads is there; a code the packet's format does not know comes with its raw bytes only
+    (`{"raw": [...]}`) and is no news either."""
     build = TEXTS.get(code)
-    return None if build is None else build(details, words)
+    return None if build is None or RAW in details else build(details, words)
 
 
 def pit_text(name: str, entered: bool, lane_ms: int | None) -> str:
