@@ -24,7 +24,7 @@ import os as os
 import socket as socket
 
 from bridge.config.context import MAX_DEPTH
-from bridge.config.converters import MQTT_STRING_MAX, parse_hostport
+from bridge.config.converters import MQTT_STRING_MAX
 from bridge.config.engine import Check, Converter, Section
 from bridge.config.entry import (
     MAX_FILE_BYTES,
@@ -35,17 +35,18 @@ from bridge.config.entry import (
     load_text,
 )
 from bridge.config.problems import NO_VALUE, ConfigError, Problem
-from bridge.config.rules import ENV_PASSWORD, ENV_USERNAME, realtime_loop_message
+from bridge.config.rules import ENV_PASSWORD, ENV_USERNAME
 from bridge.config.schema import MQTT_FOUR_BYTE_MAX, SCHEMA
-from bridge.config.settings import (
+from bridge.net import parse_hostport
+from bridge.settings import (
     HA_GROUPS,
     LOG_LEVELS,
     MAX_REALTIME_DEVICES,
     MQTT_PROTOCOLS,
     PUBLISH_CARS,
     REALTIME_PROTOCOLS,
-    HomeAssistantSettings,
     ExportSettings,
+    HomeAssistantSettings,
     IPNetwork,
     LedSegment,
     LightsSettings,
@@ -109,7 +110,6 @@ __all__ = [
     "default_settings",
     "load_settings",
     "parse_hostport",
-    "realtime_loop_message",
 ]
 
 # Spellings from when the package was one module (the capture recorder and the tests use them).

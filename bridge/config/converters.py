@@ -16,13 +16,12 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
 
 from bridge.config.context import DEFAULT, INVALID, Ctx, is_null, iter_mapping, join_key, plain
 from bridge.config.engine import Converter, Reject, scalar, wrong_shape
-from bridge.config.settings import IPNetwork
 from bridge.ingest.capture import check_capture_file
 from bridge.ingest.targets import plain_address
+from bridge.net import HOSTNAME_RE, parse_hostport
+from bridge.settings import IPNetwork
 
 GLOB_RE = re.compile(r"[A-Za-z0-9_\-*?\[\]!]+(?:/[A-Za-z0-9_\-*?\[\]!]+)*")
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_HOSTNAME_RE = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?")
 
 MQTT_STRING_MAX = 65_535  # bytes: MQTT strings and binary data carry a two-byte length
 # Characters MQTT forbids (U+0000, surrogates) or says must not be used (other control characters).
@@ -166,40 +165,11 @@ def host_or_ip() -> Converter:
             try:
                 return str(ipaddress.ip_address(value))
             except ValueError:
-                if _HOSTNAME_RE.fullmatch(value):
+                if HOSTNAME_RE.fullmatch(value):
                     return value
         raise Reject
 
     return scalar("must be a host name or IP address (no scheme, no port)", accept)
-
-
-def parse_hostport(text: str) -> tuple[str, int]:
-    """'host:port' or '[v6]:port' -> (host, port); raises ValueError with the reason."""
-    if text.startswith("["):
-        match = re.fullmatch(r"\[([^\]]*)\]:([^:]*)", text)
-        if not match:
-            raise ValueError('write an IPv6 target as "[address]:port", e.g. "[::1]:20778"')
-        host, port_text = match.groups()
-        try:
-            host = str(ipaddress.IPv6Address(host))
-        except ValueError:
-            raise ValueError(f"{host!r} in brackets is not an IPv6 address") from None
-    else:
-        host, sep, port_text = text.rpartition(":")
-        if not sep or not host:
-            raise ValueError('expected "host:port"')
-        if ":" in host:
-            raise ValueError('IPv6 addresses need brackets, e.g. "[::1]:20778"')
-        try:
-            host = str(ipaddress.IPv4Address(host))
-        except ValueError:
-            if not _HOSTNAME_RE.fullmatch(host):
-                raise ValueError(f"{host!r} is not a host name or IP address") from None
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise ValueError("port must be an integer from 1 to 65535")
-    if host in ("0.0.0.0", "::"):
-        raise ValueError("the unspecified address cannot be a destination")
-    return host, int(port_text)
 
 
 def _parse_source(text: str) -> tuple[str, int]:
@@ -209,7 +179,7 @@ def _parse_source(text: str) -> tuple[str, int]:
     except ValueError:
         if ":" in text:
             return parse_hostport(text)
-        if not _HOSTNAME_RE.fullmatch(text):
+        if not HOSTNAME_RE.fullmatch(text):
             raise ValueError(f"{text!r} is not a host name or IP address") from None
         return text, 0
     if ipaddress.ip_address(host).is_unspecified:

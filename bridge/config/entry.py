@@ -14,7 +14,7 @@ from ruamel.yaml.reader import ReaderError
 from bridge.config.context import INVALID, Ctx
 from bridge.config.problems import ConfigError, Problem
 from bridge.config.schema import SCHEMA
-from bridge.config.settings import Settings
+from bridge.settings import Settings
 
 MAX_FILE_BYTES = 1 << 20  # a full config is a few KiB; reading stops here, so /dev/zero ends at once
 MAX_PROBLEMS = 100  # reported per load; the count of the rest is the last line

@@ -16,7 +16,11 @@ from typing import Any
 from bridge.config.context import Ctx
 from bridge.config.converters import MQTT_STRING_MAX, mqtt_text_problem
 from bridge.config.problems import Shape
-from bridge.config.settings import (
+from bridge.ingest.targets import MAX_FORWARD_TARGETS
+from bridge.net import realtime_loop_message, self_loop_problems
+from bridge.publish.catalog import CATALOG
+from bridge.publish.topics import MAX_TOPIC, TopicError, checked
+from bridge.settings import (
     MAX_REALTIME_DEVICES,
     LightsSettings,
     MetricsSettings,
@@ -29,9 +33,6 @@ from bridge.config.settings import (
     WledSettings,
     format_hostport,
 )
-from bridge.ingest.targets import MAX_FORWARD_TARGETS, self_loop_problems
-from bridge.publish.catalog import CATALOG
-from bridge.publish.topics import MAX_TOPIC, TopicError, checked
 
 ENV_USERNAME = "RIGBRIDGE_MQTT_USERNAME"
 ENV_PASSWORD = "RIGBRIDGE_MQTT_PASSWORD"
@@ -230,12 +231,6 @@ def check_realtime_device(ctx: Ctx, device: RealtimeDevice, path: str) -> Realti
         key = f"{path}.leds" if ctx.given(f"{path}.leds") else f"{path}.start"
         ctx.add(key, f"{message} (start {device.start} + leds {device.leds})", getattr(device, key.rsplit(".", 1)[1]))
     return device
-
-
-def realtime_loop_message(message: str) -> str:
-    """`self_loop_problems`' reason for a forward target, said of an LED device."""
-    return message.replace("forwards to", "sends to").replace(
-        "every datagram would loop", "the bridge would receive its own LED frames")
 
 
 def _check_realtime(ctx: Ctx, settings: Settings) -> None:

@@ -39,7 +39,8 @@ from bridge.config.rules import (
     check_udp,
     check_wled,
 )
-from bridge.config.settings import (
+from bridge.games.registry import LIVE
+from bridge.settings import (
     HA_GROUPS,
     LOG_LEVELS,
     PUBLISH_CARS,
@@ -64,7 +65,6 @@ from bridge.config.settings import (
     UdpSettings,
     WledSettings,
 )
-from bridge.games.registry import LIVE
 
 MQTT_FOUR_BYTE_MAX = 2**32 - 1  # MQTT 5 "Four Byte Integer" (message expiry interval)
 

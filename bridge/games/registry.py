@@ -40,7 +40,11 @@ from bridge.games.outgauge import synth_cli as outgauge_synth_cli
 from bridge.games.outgauge import writer as outgauge_writer
 from bridge.games.outgauge.values import OUTGAUGE_VALUES
 from bridge.games.synth_plan import SynthOptions, SynthPlan
+from bridge.state.changes import Changes
+from bridge.state.session import SessionState
 from bridge.state.values import ValueTable
+
+Datagram = bytes | bytearray | memoryview
 
 
 @dataclass(frozen=True)
@@ -50,11 +54,12 @@ class Game:
     ha_model: str  # Home Assistant device model
     default_port: int  # where the game sends by default
     setup: str  # the in-game set-up, one paragraph
-    matches: Callable[[bytes], bool]  # cheap signature test
-    decode: Callable[[bytes], Any]  # truthy result with .to_dict(), or falsy with .reason; never raises
-    # The game's writer for the live pipeline: folds one decoded record into the session state and returns the
-    # groups it changed. None: decode and synth only (not yet in `rigbridge run`).
-    process: Callable[[Any, Any], set[str]] | None = None
+    matches: Callable[[Datagram], bool]  # cheap signature test
+    # Truthy result with .to_dict(), or falsy with .reason; never raises. The record is the game's own type.
+    decode: Callable[[Datagram], Any]
+    # The game's writer for the live pipeline: folds one decoded record (what `decode` returned) into the session
+    # state and returns what it changed. None: decode and synth only (not yet in `rigbridge run`).
+    process: Callable[[SessionState, Any], Changes] | None = None
     tables: ValueTable | None = None  # what the writer registers into the state (with `process`)
     # `rigbridge demo --game <key>`: (the race generator, its config) for a seed; None: no demo
     synth: Callable[[int], tuple[Callable[[Any], Any], Any]] | None = None
@@ -69,7 +74,7 @@ _F1_SIZES: dict[int, frozenset[int]] = {
 }
 
 
-def f1_matches(data: bytes | bytearray | memoryview) -> bool:
+def f1_matches(data: Datagram) -> bool:
     """A supported `packetFormat` in the header and a size that format's layouts allow."""
     if len(data) < F1_HEADER_SIZE:
         return False
@@ -178,7 +183,7 @@ BY_KEY: dict[str, Game] = {game.key: game for game in GAMES}
 LIVE: tuple[Game, ...] = tuple(game for game in GAMES if game.process is not None)  # the games `run` can follow
 
 
-def identify(data: bytes | bytearray | memoryview) -> Game | None:
+def identify(data: Datagram) -> Game | None:
     """The game whose signature this datagram matches, or None."""
     for game in GAMES:
         if game.matches(data):
@@ -186,7 +191,7 @@ def identify(data: bytes | bytearray | memoryview) -> Game | None:
     return None
 
 
-def identify_live(data: bytes | bytearray | memoryview) -> Game | None:
+def identify_live(data: Datagram) -> Game | None:
     """The game the live pipeline can follow whose signature this datagram matches, or None."""
     for game in LIVE:
         if game.matches(data):

@@ -38,12 +38,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bridge.config import UdpSettings
 from bridge.faults import Faults
 from bridge.ingest.forward import Forwarder, format_hostport
 from bridge.ingest.stats import HANDLER_ERROR, NOT_ALLOWED, OTHER_SOURCE, IngestStats
 from bridge.ingest.targets import plain_address
 from bridge.net import PortInUseError  # raised here, named here for the receiver's callers
+from bridge.settings import UdpSettings
 
 __all__ = ["PortInUseError", "UdpReceiver", "find_port_holder", "read_kernel_drops"]
 

@@ -2,7 +2,7 @@
 tyres, the player's fuel and wear, top speed), penalties and warnings with their laps, pit stops, the speed trap
 and the game's final classification, in game-neutral terms.
 
-Written only by `process_*` functions, called by the games' writers and by `session.py` when a lap completes;
+Written only by `process_*` functions, called by the games' writers and by `derive.py` when a lap completes;
 lap-level facts are read once per lap, never per packet (the one per-packet step is the top-speed sample, one
 pass over a column). `results.py` turns all of it into documents.
 """
@@ -10,77 +10,13 @@ pass over a column). `results.py` turns all of it into documents.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bridge.state import changes as groups
+from bridge.state.records import MAX_LOG, Classified, CompletedLap, LapFacts, Penalty, PitStop
+from bridge.state.session import CarState, SessionState
 
-if TYPE_CHECKING:
-    from bridge.state.session import CarState, CompletedLap, SessionState
-
-MAX_LOG = 64  # per car: penalties, warnings and pit stops kept (a race has a handful; a hostile stream no end)
 MAX_SPEED_KPH = 1000.0  # a top speed beyond this is garbage, not a car
-
-
-@dataclass(frozen=True, slots=True)
-class LapFacts:
-    """A lap as it was when the car crossed the line: its timing then, and what else was true at that moment."""
-
-    lap: int
-    time_ms: int
-    sectors_ms: tuple[int, int, int]
-    sector_colours: tuple[str, str, str]
-    valid: bool
-    position: int | None  # at the line
-    tyre_visual_id: int | None
-    tyre_actual_id: int | None
-    tyre_age_laps: int | None  # the game's tyre age during the lap (before the line adds one)
-    wear_added_pct: float | None  # average of the four tyres; None when unknown (first lap seen, new tyres)
-    top_speed_kph: float | None  # on this lap (None: no speed was sampled)
-    # The player's car only.
-    fuel_used_kg: float | None = None
-    fuel_used_pct: float | None = None
-    wheel_wear_added_pct: tuple[float, ...] | None = None  # per wheel, in the game's wheel order
-
-
-@dataclass(frozen=True, slots=True)
-class Penalty:
-    """A penalty, warning or served penalty the game announced for a car (codes are the game's enumerations)."""
-
-    lap: int
-    session_time: float
-    kind: str  # issued | served
-    penalty_type: int | None  # enumeration penaltyType (None: served)
-    infringement: int | None  # enumeration infringementType
-    time_s: int | None  # seconds of a time penalty (None: not applicable)
-    other_car: int | None
-    places_gained: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class PitStop:
-    lap: int  # the in-lap: the lap the car entered the pit lane on
-    lane_ms: int  # time in the pit lane, entry to exit
-    stop_ms: int | None  # stationary in the box, where the game says
-
-
-@dataclass(frozen=True, slots=True)
-class Classified:
-    """One car of the game's final classification, in game-neutral terms (codes are the game's enumerations)."""
-
-    index: int
-    position: int
-    laps: int
-    grid_position: int
-    points: int
-    pit_stops: int
-    result_status: int  # enumeration resultStatus
-    result_reason: int | None  # enumeration resultReason (formats that send it)
-    best_lap_ms: int
-    total_race_time_s: float  # without penalties
-    penalties_s: int
-    num_penalties: int
-    stints: tuple[tuple[int, int, int], ...]  # (actual compound, visual compound, end lap) per stint
 
 
 def process_lap_facts(state: SessionState, car: CarState, lap: CompletedLap) -> None:

@@ -10,12 +10,15 @@ same way the writer reads them, so a view costs no copying.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge.state import values
 from bridge.state.aids.view import AidsView
+from bridge.state.changes import FrozenChanges
+from bridge.state.records import CompletedLap, Event, LapFacts, Penalty, PitStop, Stint
+from bridge.state.session import SessionFacts, SessionState
 
 
 def frozen(value: Any) -> Any:
@@ -39,13 +42,36 @@ def _forward(name: str, of: Callable[[Any], Any]) -> property:
     return property(get)
 
 
-class CarView(tuple):
+class CarView(tuple[SessionState, int]):
     """One car slot, read-only: `(state, index)`."""
 
     __slots__ = ()
 
+    if TYPE_CHECKING:
+        # The writer's attributes forwarded below (`_CAR_ATTRIBUTES`), frozen.
+        laps: Mapping[int, CompletedLap]
+        best_lap_ms: int | None
+        best_lap_num: int | None
+        best_sectors_ms: tuple[int | None, ...]
+        stints: tuple[Stint, ...]
+        pit_time_lost_ms: int
+        last_pit_lane_ms: int
+        wear_rate_pct_per_lap: float | None
+        penalties_issued: int
+        penalties_served: int
+        overtakes: int
+        collisions: int
+        speed_trap_kph: float | None
+        lap_facts: Mapping[int, LapFacts]
+        penalty_log: tuple[Penalty, ...]
+        pit_log: tuple[PitStop, ...]
+        top_speed_kph: float | None
+
+        # Game values (`lap`, `speed_kph`...) are properties the games register at run time (`values.attach`).
+        def __getattr__(self, name: str) -> Any: ...
+
     @property
-    def index(self) -> int:
+    def index(self) -> int:  # type: ignore[override]  # the car's slot; a view is never searched like a tuple
         return self[1]
 
     @property
@@ -61,7 +87,7 @@ class CarView(tuple):
         return self[1] == self[0].player_index
 
     @property
-    def last_completed(self) -> Any:
+    def last_completed(self) -> CompletedLap | None:
         return self[0].cars[self[1]].last_completed
 
     @property
@@ -82,10 +108,20 @@ for _name in _CAR_ATTRIBUTES:
 values.attach(CarView, cars=True, view=True)
 
 
-class SessionView(tuple):
+class SessionView(tuple[SessionState, int], SessionFacts):
     """The whole session, read-only: `(state, 0)` (the same shape as a car view, so game fields read alike)."""
 
     __slots__ = ()
+
+    if TYPE_CHECKING:
+        # The writer's containers forwarded below (`_SESSION_ATTRIBUTES`), frozen (the rest: `SessionFacts`).
+        best_sectors: tuple[tuple[int, int] | None, ...]
+        lap_positions: Mapping[int, tuple[int, ...]]
+        events: tuple[Event, ...]
+        stale_dropped: Mapping[str, int]
+
+        # Game values (`session_type_id`, `track_length_m`...) are properties the games register at run time.
+        def __getattr__(self, name: str) -> Any: ...
 
     @property
     def cars(self) -> tuple[CarView, ...]:
@@ -131,14 +167,14 @@ class SessionView(tuple):
         """Whether the running game provides the catalogue field at `path`."""
         return self[0].tables.provides(path)
 
-    def column(self, name: str) -> tuple[Any, tuple] | None:
+    def column(self, name: str) -> tuple[Any, tuple[Any, ...]] | None:
         """(a token, every car slot's value of the per-car value `name`), read in one call from the game's
         latest record; None when the game keeps no such column. Equal tokens and equal tuples: nothing moved."""
         state = self[0]
         return state.tables.column(state.latest, name)
 
     @property
-    def changed(self) -> Any:
+    def changed(self) -> FrozenChanges:
         """What the latest datagram changed, as a read-only copy (`changes.FrozenChanges`)."""
         return self[0].changed.frozen()
 
@@ -163,6 +199,6 @@ for _name in _SESSION_ATTRIBUTES:
 values.attach(SessionView, cars=False, view=True)
 
 
-def readonly(state: Any) -> SessionView:
+def readonly(state: SessionState) -> SessionView:
     """The view readers get of a `SessionState`."""
     return SessionView((state, 0))

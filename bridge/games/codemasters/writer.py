@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from bridge.games.codemasters.codec import Telemetry
 from bridge.games.codemasters.values import CODEMASTERS_VALUES
-from bridge.games.flat_values import TELEMETRY
-from bridge.games.one_car.writer import process_laps, process_record
+from bridge.games.one_car.writer import previous_record, process_laps, process_record
 from bridge.state import changes as groups
 from bridge.state.changes import Changes
 from bridge.state.session import SessionState
@@ -22,7 +21,7 @@ _EVERY_DATAGRAM = (groups.CAR_TELEMETRY, groups.CAR_LAP, groups.CAR_STATUS, grou
 
 def process_telemetry(state: SessionState, telemetry: Telemetry) -> Changes:
     """Fold one decoded datagram into the state; returns (and leaves in `state.changed`) the groups it changed."""
-    previous: Telemetry | None = state.latest.get(TELEMETRY) if state.tables is CODEMASTERS_VALUES else None
+    previous: Telemetry | None = previous_record(state, CODEMASTERS_VALUES)
     changed = process_record(state, telemetry, CODEMASTERS_VALUES, _EVERY_DATAGRAM)
     if previous is None or any(previous[key] != telemetry[key] for key in _SESSION_KEYS):
         changed.add(groups.SESSION)  # a new event: the stage's length or the lap count changed

@@ -35,7 +35,7 @@ from bridge.games.gt7.heartbeat import (
 from bridge.supervise import supervise
 
 if TYPE_CHECKING:
-    from bridge.config.settings import Gt7Settings
+    from bridge.settings import Gt7Settings
 
 log = logging.getLogger("rigbridge.gt7")
 

@@ -11,11 +11,10 @@ stale; a big step back is the game or the console restarting, a fresh stream.
 
 from __future__ import annotations
 
-from bridge.games.flat_values import TELEMETRY
 from bridge.games.gt7.codec import Packet
 from bridge.games.gt7.layouts import FLAGS
 from bridge.games.gt7.values import GT7_VALUES
-from bridge.games.one_car.writer import process_laps, process_record
+from bridge.games.one_car.writer import previous_record, process_laps, process_record
 from bridge.state import changes as groups
 from bridge.state.changes import Changes
 from bridge.state.session import REORDERED, SessionState
@@ -27,7 +26,7 @@ _EVERY_PACKET = (groups.CAR_TELEMETRY, groups.CAR_LAP, groups.CAR_STATUS)  # eve
 
 def process_packet(state: SessionState, packet: Packet) -> Changes:
     """Fold one decoded packet into the state; returns (and leaves in `state.changed`) the groups it changed."""
-    previous: Packet | None = state.latest.get(TELEMETRY) if state.tables is GT7_VALUES else None
+    previous: Packet | None = previous_record(state, GT7_VALUES)
     if previous is not None and 0 < previous.packet_id - packet.packet_id <= STALE_WINDOW:
         state.changed.clear()
         state.stale_dropped[REORDERED] += 1

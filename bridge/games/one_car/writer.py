@@ -1,32 +1,48 @@
-"""The writer shared by the games that send one record per frame for the player's car only (GT7, Codemasters,
-OutGauge): each game's `process_*` calls these, synchronously, no I/O.
+"""The writer shared by the games that send one record per frame for the player's car only (Forza, GT7,
+Codemasters, OutGauge): each game's `process_*` calls these, synchronously, no I/O.
 
 The state has one car slot, the player's. The record becomes the latest of its kind, read through the game's
 `ValueTable`; a game that sends the lap being driven and the last lap's time gets completed laps, personal and
-session bests and the stint from the neutral derivations of `bridge/state/session.py`.
+session bests and the stint from the neutral derivations of `bridge/state/derive.py`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 from bridge.games.flat_values import TELEMETRY
 from bridge.state.changes import ACTIVE, Changes
-from bridge.state.session import (
-    CompletedLap,
-    SessionState,
-    process_completed_lap,
-    process_reset,
-    process_rewind,
-    process_stint_change,
-)
+from bridge.state.derive import process_completed_lap, process_rewind, process_stint_change, process_tyre_wear_rate
+from bridge.state.records import CompletedLap
+from bridge.state.session import SessionState, process_reset
 from bridge.state.values import ValueTable
 
 PLAYER = 0  # the one car slot
 STINT_TYRES = 1  # these games name no compound: one stint per race, from its first lap
 
 
-def process_record(state: SessionState, record: Any, tables: ValueTable, groups: tuple[str, ...]) -> Changes:
+class _Layout(Protocol):
+    @property
+    def size(self) -> int: ...
+
+
+class Record(Protocol):
+    """What this writer needs of a game's record: its layout (whose size is the game's "format") and values."""
+
+    @property
+    def layout(self) -> _Layout: ...
+
+    @property
+    def values(self) -> tuple[Any, ...]: ...
+
+
+def previous_record(state: SessionState, tables: ValueTable) -> Any:
+    """The game's latest record before this one (the game's own type), or None when another game ran."""
+    return state.latest.get(TELEMETRY) if state.tables is tables else None
+
+
+def process_record(state: SessionState, record: Record, tables: ValueTable, groups: Iterable[str]) -> Changes:
     """Keep `record` as the latest; a new game or a new layout (another size) starts a fresh session. Returns
     (and leaves in `state.changed`) `groups`, the groups every record changes, plus the reset's."""
     changed = state.changed
@@ -70,3 +86,4 @@ def process_laps(state: SessionState) -> None:
     time_ms = car.last_lap_ms
     if time_ms is not None and known not in car.laps:
         process_completed_lap(state, car, CompletedLap(known, time_ms, (0, 0, 0), True))
+        process_tyre_wear_rate(state, car)  # nothing for a game that sends no tyre wear

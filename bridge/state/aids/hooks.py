@@ -9,7 +9,7 @@ models themselves are game-neutral (`bridge/games/f1/aids.py` turns F1's forecas
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bridge.state import changes as groups
 from bridge.state.aids.battle import neighbours, process_battle_line
@@ -24,15 +24,12 @@ from bridge.state.aids.race_control import (
     pit_text,
     safety_car_status_text,
 )
-from bridge.state.aids.state import Aids, AidsSettings, TyreSet
+from bridge.state.aids.state import AidsSettings, TyreSet
 from bridge.state.aids.tyres import process_tyre_line, process_tyre_sample
 from bridge.state.enums import slug
-
-if TYPE_CHECKING:
-    from bridge.state.session import CarState, CompletedLap
-
-# The writer's `SessionState`: most of its attributes are set by `process_reset`, out of a type checker's sight.
-SessionState = Any
+from bridge.state.records import CompletedLap
+from bridge.state.session import CarState
+from bridge.state.session import SessionState as SessionState  # re-exported for the games' aids glue
 
 RECENT_LAP_TIMES = 5  # the average lap of a timed session's remaining-laps estimate
 
@@ -52,7 +49,7 @@ def _wheels(value: Any) -> tuple[float, ...] | None:
     return tuple(float(w) for w in value)
 
 
-def driver_name(state: Any, index: int) -> str:
+def driver_name(state: SessionState, index: int) -> str:
     cars = state.cars
     name = _value(cars[index], "name") if 0 <= index < len(cars) else None
     return name or f"car {index}"
@@ -84,12 +81,6 @@ def remaining_laps(state: SessionState, car: CarState, laps_done: int) -> float 
 
 # ----------------------------------------------------------------------------------------------------------
 # Set-up
-
-
-def process_aids_reset(state: SessionState) -> None:
-    """A new session: the models start from nothing; the settings and the message sequence carry over."""
-    old: Aids | None = getattr(state, "aids", None)
-    state.aids = Aids(old.settings if old else AidsSettings(), old.rc_seq if old else 0)
 
 
 def process_aids_settings(state: SessionState, wear_limit_pct: float,

@@ -65,3 +65,8 @@ class Aids:
         self.flag: int | None = None  # the player's flag, last seen
         self.safety_car: int | None = None  # the safety car status, last seen
         self.session_time: float | None = None  # of the latest lap data
+
+    def next_session(self) -> Aids:
+        """The aids of a new session: the models start from nothing; the settings and the message sequence carry
+        over."""
+        return Aids(self.settings, self.rc_seq)

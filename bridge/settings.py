@@ -1,4 +1,8 @@
-"""The settings: frozen dataclasses whose field defaults are the only place defaults are written."""
+"""The settings: frozen dataclasses whose field defaults are the only place defaults are written.
+
+Plain data at the bottom of the house: the outputs, the receiver and the games take their section from here, and
+only `bridge.config` (which reads and checks a file into these) sits above them.
+"""
 
 from __future__ import annotations
 
