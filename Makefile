@@ -1,20 +1,25 @@
-# Plain targets: a virtualenv in .venv, the package installed editable with its test extra.
+# Plain targets: a virtualenv in .venv, the package installed editable with its test and lint extras.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test demo bench clean
+.PHONY: install test lint demo bench clean
 
 $(BIN)/rigbridge: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,broker]'
+	$(BIN)/pip install --quiet -e '.[test,broker,lint]'
 	touch $(BIN)/rigbridge
 
 install: $(BIN)/rigbridge
 
 test: install
 	$(BIN)/python -m pytest
+
+# The rule set and the strictness live in pyproject.toml ([tool.ruff], [tool.mypy]).
+lint: install
+	$(BIN)/ruff check bridge tests bench tools
+	$(BIN)/mypy
 
 demo: install
 	$(BIN)/rigbridge demo

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # benchmarks run as scripts: make the project's tools importable
 
 from tools.captures import captures_root  # noqa: E402
+
 PARSER_DIR = "f1-game-packet-parser"
 FORMATS = (2023, 2024)
 # Hand-edited event files with the wrong length (see the captures' README): not real datagrams.

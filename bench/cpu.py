@@ -44,14 +44,15 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from _common import ROOT, machine_line, table
 from roles import bridge_config, wait_logged
+
 from tools.net import free_port
 from tools.processes import MOSQUITTO_SUB, Broker, Procs, cpu_seconds, require_mosquitto
 

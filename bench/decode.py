@@ -44,13 +44,13 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from _common import FORMATS, ROOT, Calls, Capture, best_of, fmt_ns, load_captures, machine_line, repeated, table
+
 from bridge.games.f1.codec import decode
 from bridge.games.f1.layouts import LAYOUTS
 from bridge.games.forza import codec as forza
 from bridge.games.forza.layouts import BY_SIZE as FORZA_BY_SIZE
 from bridge.games.registry import identify
-
-from _common import FORMATS, ROOT, Calls, Capture, best_of, fmt_ns, load_captures, machine_line, repeated, table
 from tools.captures import captures_root
 
 Mixes = dict[int, list[list[Capture]]]  # format -> frames -> datagrams
@@ -287,7 +287,7 @@ def peer_main(version: str, args: argparse.Namespace) -> None:
             if out["header"]["packet_id"] != c.packet_id:
                 raise ValueError(f"packet_id {out['header']['packet_id']}")
             parsed.append(c)
-        except Exception as exc:  # noqa: BLE001 - any failure means "does not parse this datagram"
+        except Exception as exc:  # any failure means "does not parse this datagram"
             rejected[c.label] = f"{type(exc).__name__}: {exc}"
 
     makers = dict(ours())

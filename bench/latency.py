@@ -152,7 +152,7 @@ def floor_main(args: argparse.Namespace) -> None:
         async with aiomqtt.Client("127.0.0.1", args.broker_port, identifier="bench-floor",
                                   protocol=aiomqtt.ProtocolVersion.V5) as client:
             # The same transport as the bridge (Nagle off), so the ratio is what the bridge's own work adds.
-            client._client.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # noqa: SLF001
+            client._client.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def publish(topic: str, payload: str) -> None:
                 task = loop.create_task(client.publish(topic, payload, qos=0))

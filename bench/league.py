@@ -43,9 +43,9 @@ from _common import machine_line, table
 from latency import Counted, Run, count_messages, latencies, ms, parse_counted, stats
 from roles import CARS, HZ, expect, sender_role, start_bridges, start_role, stop_role, subscriber_role
 
-from tests.deploy.league_helpers import READER, League, password, rig_config  # noqa: E402
-from tools.net import free_port  # noqa: E402
-from tools.processes import MOSQUITTO_SUB, Procs, cpu_seconds, require_mosquitto, rss_mb  # noqa: E402
+from tests.deploy.league_helpers import READER, League, password, rig_config
+from tools.net import free_port
+from tools.processes import MOSQUITTO_SUB, Procs, cpu_seconds, require_mosquitto, rss_mb
 
 SCRIPT = Path(__file__).resolve()
 SETTINGS = {"defaults": "", "publish.cars: player": "publish: {cars: player}\n"}

@@ -17,6 +17,7 @@ stdout, `stop` on stdin, results in a JSON file):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import selectors
 import signal
@@ -256,10 +257,8 @@ async def serve_datagrams(protocol: Callable[[], asyncio.DatagramProtocol], port
 def run_until_terminated(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
     """Run `main` until SIGTERM (or Ctrl-C), quietly: the parent stops a role by terminating it."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
         asyncio.run(main())
-    except (KeyboardInterrupt, SystemExit):
-        pass
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ from typing import Any
 
 from _common import ROOT, machine_line, table
 from roles import bridge_config, start_bridges
+
 from tools.catalogue import catalogue_payloads
 from tools.net import free_port
 from tools.processes import MOSQUITTO_SUB, Broker, Procs, cpu_seconds, require_mosquitto, rss_mb

@@ -45,19 +45,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from _common import fmt_ns, machine_line, table
+
 from bridge.config import default_settings
 from bridge.games.f1.codec import decode
 from bridge.games.f1.layouts import LAYOUTS
 from bridge.games.f1.synth import SynthConfig, SyntheticRace
+from bridge.games.f1.writer import process_packet
 from bridge.publish.engine import PublishEngine
 from bridge.publish.leds import Lights
 from bridge.publish.mqtt import BATCH
-from bridge.games.f1.writer import process_packet
 from bridge.state.session import SessionState
 from bridge.state.view import readonly
 from bridge.status import BridgeStatus
-
-from _common import fmt_ns, machine_line, table
 
 GAME_RATE = 355  # datagrams/s the game sends at 60 Hz with 22 cars (DESIGN.md section 7)
 TARGET_WRITER_VS_DECODE = 2.0  # (decode + writer) / decode: the writer adds at most 1x decode
@@ -113,7 +113,7 @@ class Pass:
         self.engine_state = SessionState()
         settings = default_settings()
         self.now = 0.0
-        clock: Callable[[], float] = lambda: self.now  # noqa: E731 - the race's own time
+        clock: Callable[[], float] = lambda: self.now  # the race's own time
         view = readonly(self.engine_state)
         self.engine = PublishEngine(settings, view, BridgeStatus(), Lights(view, settings.lights, clock=clock),
                                     clock=clock)

@@ -170,7 +170,7 @@ class Bridge:
         assert game.process is not None, f"{game.key} has no writer"
         self.game = game
         self.decode = game.decode
-        self.process = cast(Writer, game.process)
+        self.process = game.process
 
     def _first_datagram(self, data: bytes) -> Any:
         game = identify_live(data)

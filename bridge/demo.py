@@ -60,7 +60,8 @@ def _answers(host: str, port: int, timeout: float = 1.0) -> bool:
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def _find_mosquitto() -> str | None:
@@ -205,7 +206,7 @@ def render(
 
 def _rev_bits(bridge: Bridge) -> int | None:
     """The game's rev-light bits, or the bits of the percentage made from rpm (games without their own)."""
-    bits = bridge.view.player.rev_lights_bits if bridge.view.player is not None else None
+    bits: int | None = bridge.view.player.rev_lights_bits if bridge.view.player is not None else None
     if bits is not None:
         return bits
     pct = bridge.lights.rev_pct

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import ipaddress
+import re
 import socket
 from collections.abc import Sequence
 from pathlib import Path
@@ -185,3 +186,43 @@ class PortInUseError(OSError):
 
     def __str__(self) -> str:
         return self.message
+
+
+def realtime_loop_message(message: str) -> str:
+    """`self_loop_problems`' reason for a forward target, said of an LED device."""
+    return message.replace("forwards to", "sends to").replace(
+        "every datagram would loop", "the bridge would receive its own LED frames")
+
+
+# A host name as DNS allows it: labels of letters, digits and hyphens, 253 characters at most.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOSTNAME_RE = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?")
+
+
+def parse_hostport(text: str) -> tuple[str, int]:
+    """'host:port' or '[v6]:port' -> (host, port); raises ValueError with the reason."""
+    if text.startswith("["):
+        match = re.fullmatch(r"\[([^\]]*)\]:([^:]*)", text)
+        if not match:
+            raise ValueError('write an IPv6 target as "[address]:port", e.g. "[::1]:20778"')
+        host, port_text = match.groups()
+        try:
+            host = str(ipaddress.IPv6Address(host))
+        except ValueError:
+            raise ValueError(f"{host!r} in brackets is not an IPv6 address") from None
+    else:
+        host, sep, port_text = text.rpartition(":")
+        if not sep or not host:
+            raise ValueError('expected "host:port"')
+        if ":" in host:
+            raise ValueError('IPv6 addresses need brackets, e.g. "[::1]:20778"')
+        try:
+            host = str(ipaddress.IPv4Address(host))
+        except ValueError:
+            if not HOSTNAME_RE.fullmatch(host):
+                raise ValueError(f"{host!r} is not a host name or IP address") from None
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ValueError("port must be an integer from 1 to 65535")
+    if host in ("0.0.0.0", "::"):
+        raise ValueError("the unspecified address cannot be a destination")
+    return host, int(port_text)

@@ -61,7 +61,7 @@ class BridgeThread:
 
         try:
             asyncio.run(main())
-        except BaseException as exc:  # noqa: BLE001 - reported to the test
+        except BaseException as exc:  # reported to the test
             self.error = exc
         finally:
             self._ready.set()

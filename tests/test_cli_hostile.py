@@ -162,7 +162,7 @@ def test_ctrl_c_while_waiting_for_input_is_one_line(tmp_path: Path) -> None:
             time.sleep(0.05)
     try:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=15)
+        _out, err = proc.communicate(timeout=15)
     finally:
         os.close(writer)
     assert proc.returncode == 130
@@ -211,7 +211,7 @@ def test_an_unexpected_error_is_one_line_with_a_pointer_to_debug(tmp_path: Path)
     [line] = plain.stderr.splitlines()
     assert line.startswith("rigbridge decode: unexpected error: UnicodeEncodeError: 'ascii' codec can't encode")
     assert line.endswith("(run `rigbridge --debug decode ...` to see where)")
-    debug = subprocess.run(command[:3] + ["--debug"] + command[3:], cwd=ROOT, env=env, capture_output=True,
+    debug = subprocess.run([*command[:3], "--debug", *command[3:]], cwd=ROOT, env=env, capture_output=True,
                            text=True, timeout=20)
     assert debug.returncode == 1 and "Traceback" in debug.stderr and "UnicodeEncodeError" in debug.stderr
 

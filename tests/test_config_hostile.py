@@ -357,7 +357,6 @@ def test_the_edges_of_every_range_load() -> None:
 def test_base_topic_at_the_limit_builds_home_assistant_discovery(tmp_path: Path) -> None:
     """The longest base_topic check-config accepts is one Home Assistant discovery can use; one more is refused."""
     from bridge.app import Bridge
-    from bridge.publish.homeassistant import HomeAssistant
 
     text = "mqtt:\n  rig: " + "r" * 32 + "\n  base_topic: {base}\nhomeassistant:\n  groups: [{groups}]\n"
     groups = ", ".join(config.HA_GROUPS)

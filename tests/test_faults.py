@@ -4,6 +4,7 @@ stop when cancelled)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import threading
 import time
@@ -26,7 +27,7 @@ def raised(exc: Exception) -> Exception:
     """`exc` with a traceback, as an `except` clause would hold it."""
     try:
         raise exc
-    except Exception as caught:  # noqa: BLE001
+    except Exception as caught:
         return caught
 
 
@@ -118,7 +119,7 @@ def test_a_failing_task_is_reported_and_restarted_with_backoff() -> None:
     asyncio.run(supervise("ticker", body, faults, restart_min_s=0.02, restart_max_s=1.0))
     assert len(starts) == 5  # four failures, then a run that returned
     assert faults.errors == {("task.ticker", "IndexError"): 4}
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert gaps[0] >= 0.02 and gaps[1] >= 0.04 and gaps[2] >= 0.08 and gaps[3] >= 0.16  # doubling
     assert gaps[3] < 1.0  # and bounded
     (report,) = [r for r in faults.queue if r.where == "task.ticker"]

@@ -12,7 +12,7 @@ under `cars/<index>/`, each with its own rate class (`None`: not published there
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -135,15 +135,28 @@ def _slug(enum: str) -> Callable[[Any, int], Any]:
     return lambda value, fmt: slug(enum, fmt, value)
 
 
-def _wheel(w: int) -> Callable[[Any, int], Any]:
-    return lambda value, fmt: value[w]
+def _wheel(w: int, scale: float = 1.0) -> Callable[[Any, int], Any]:
+    if scale == 1.0:
+        return lambda value, fmt: value[w]
+    return lambda value, fmt: value[w] * scale
 
 
-def _pct(value: Any, fmt: int) -> float:
+def _key(key: str) -> Callable[[Any, int], Any]:
+    return lambda value, fmt: value.get(key)
+
+
+def _item(attr: str, i: int, *, zero_is_none: bool = False) -> Callable[[Any], Any]:
+    """The i-th item of a sequence value of the subject (a car, a lap); 0 read as None when nothing is set."""
+    if zero_is_none:
+        return lambda subject: getattr(subject, attr)[i] or None
+    return lambda subject: getattr(subject, attr)[i]
+
+
+def _pct(value: float, fmt: int) -> float:
     return value * 100.0
 
 
-def _avg(value: Any, fmt: int) -> float:
+def _avg(value: Sequence[float], fmt: int) -> float:
     return sum(value) / len(value)
 
 
@@ -198,22 +211,23 @@ class CarField:
 def _car_fields(defs: list[CarField]) -> Iterator[Field]:
     for d in defs:
         read = d.read or _reader(d.value, d.convert)  # type: ignore[arg-type]
-        common = dict(
-            read=read, group=d.group, kind=d.kind, unit=d.unit, precision=d.precision, deadband=d.deadband,
+        common = Field(
+            "", "", read, d.group, d.kind, unit=d.unit, precision=d.precision, deadband=d.deadband,
             description=d.description, source=d.value,
         )
         if d.player_rate is not None:
             realtime = d.player_rate == "realtime"
-            yield Field(
-                f"player/{d.path}", "player", rate=d.player_rate, retain=d.retain and not realtime,
+            yield replace(
+                common, path=f"player/{d.path}", scope="player", rate=d.player_rate,
+                retain=d.retain and not realtime,
                 ha=d.ha and (replace(d.ha, enabled=False) if realtime or d.player_rate == "fast" else d.ha),
-                prom=d.prom and replace(d.prom, name=f"player_{d.prom.name}"), **common,
+                prom=d.prom and replace(d.prom, name=f"player_{d.prom.name}"),
             )
         if d.car_rate is not None:
-            yield Field(
+            yield replace(
                 # Per-car entities are made per active car by Home Assistant discovery, from this metadata.
-                f"cars/{{car}}/{d.path}", "car", rate=d.car_rate, retain=d.retain, ha=d.ha,
-                prom=d.prom and replace(d.prom, name=f"car_{d.prom.name}"), **common,
+                common, path=f"cars/{{car}}/{d.path}", scope="car", rate=d.car_rate, retain=d.retain, ha=d.ha,
+                prom=d.prom and replace(d.prom, name=f"car_{d.prom.name}"),
             )
 
 
@@ -270,14 +284,14 @@ CAR_FIELDS: list[CarField] = [
              description="personal best valid lap"),
     *[
         CarField(f"last_lap/sector{s + 1}_ms", None, groups.LAPS, "int", "ms",
-                 read=_last_lap(lambda lap, s=s: lap.sectors_ms[s] or None), player_rate="on_change", car_rate=None,
+                 read=_last_lap(_item("sectors_ms", s, zero_is_none=True)), player_rate="on_change", car_rate=None,
                  ha=replace(_DURATION_MS, name=f"Last lap sector {s + 1}"),
                  description=f"sector {s + 1} of the last completed lap")
         for s in range(3)
     ],
     *[
         CarField(f"last_lap/sector{s + 1}_colour", None, groups.LAPS, "text",
-                 read=_last_lap(lambda lap, s=s: lap.sector_colours[s] or None), player_rate="on_change", car_rate=None,
+                 read=_last_lap(_item("sector_colours", s, zero_is_none=True)), player_rate="on_change", car_rate=None,
                  ha=replace(_ENUM, name=f"Last lap sector {s + 1} colour", icon="mdi:palette", labels=_SECTOR_COLOURS),
                  description=f"sector {s + 1} of the last lap: purple (overall best), green (personal), yellow")
         for s in range(3)
@@ -291,7 +305,8 @@ CAR_FIELDS: list[CarField] = [
              prom=Prom("gap_leader_seconds", "gap to the race leader", 0.001),
              description="gap to the race leader"),
     CarField("pit_status", "pit_status", LAP, "enum", convert=_slug("pitStatus"), player_rate="on_change",
-             car_rate="on_change", ha=replace(_ENUM, icon="mdi:wrench", labels=game_labels("pitStatus", none="On track")),
+             car_rate="on_change",
+             ha=replace(_ENUM, icon="mdi:wrench", labels=game_labels("pitStatus", none="On track")),
              description="none, pitting (in the pit lane) or in the pit area"),
     CarField("pit_stops", "pit_stops", LAP, "int", player_rate="on_change", car_rate="on_change",
              ha=replace(_COUNT, icon="mdi:car-wrench"), prom=Prom("pit_stops", "pit stops made"),
@@ -311,21 +326,25 @@ CAR_FIELDS: list[CarField] = [
     CarField("lap_invalid", "lap_invalid", LAP, "bool", player_rate="on_change", car_rate=None,
              ha=replace(_BOOL, name="Lap invalid", icon="mdi:close-octagon"), description="the current lap is invalid"),
     CarField("result_status", "result_status", LAP, "enum", convert=_slug("resultStatus"), player_rate="on_change",
-             car_rate="on_change", ha=replace(_ENUM, name="Result", icon="mdi:trophy", labels=game_labels("resultStatus")),
+             car_rate="on_change",
+             ha=replace(_ENUM, name="Result", icon="mdi:trophy", labels=game_labels("resultStatus")),
              description="active, finished, retired, ..."),
     # tyres (per car)
     CarField("tyre_compound", "tyre_compound_id", STATUS, "enum",
              convert=_slug("actualTyreCompound"), player_rate="on_change", car_rate="on_change",
              ha=replace(_ENUM, icon="mdi:tire", labels=game_labels("actualTyreCompound")),
              description="actual compound (C1-C6, inter...)"),
-    CarField("tyre_visual", "tyre_visual_id", STATUS, "enum", convert=_slug("visualTyreCompound"), player_rate="on_change",
-             car_rate="on_change", ha=replace(_ENUM, name="Tyre", icon="mdi:tire", labels=game_labels("visualTyreCompound")),
+    CarField("tyre_visual", "tyre_visual_id", STATUS, "enum", convert=_slug("visualTyreCompound"),
+             player_rate="on_change", car_rate="on_change",
+             ha=replace(_ENUM, name="Tyre", icon="mdi:tire", labels=game_labels("visualTyreCompound")),
              description="visual compound: soft, medium, hard, inter, wet"),
     CarField("tyre_age_laps", "tyre_age_laps", STATUS, "int", "laps", player_rate="on_change",
-             car_rate="on_change", ha=replace(_COUNT, icon="mdi:tire"), prom=Prom("tyre_age_laps", "laps on the current tyres"),
+             car_rate="on_change", ha=replace(_COUNT, icon="mdi:tire"),
+             prom=Prom("tyre_age_laps", "laps on the current tyres"),
              description="laps on the current tyres"),
     CarField("tyre_wear_pct", "tyre_wear_pct", DAMAGE, "float", "%", 1, convert=_avg, player_rate="normal",
-             car_rate="slow", deadband=0.2, ha=replace(_PCT, icon="mdi:tire"), description="average wear of the four tyres"),
+             car_rate="slow", deadband=0.2, ha=replace(_PCT, icon="mdi:tire"),
+             description="average wear of the four tyres"),
     CarField("tyre_wear_rate_pct_per_lap", "wear_rate_pct_per_lap", groups.LAPS, "float", "%", 2,
              player_rate="on_change", car_rate=None, ha=replace(_PCT, name="Tyre wear per lap", icon="mdi:tire"),
              description="average tyre wear over the last lap"),
@@ -344,7 +363,7 @@ CAR_FIELDS: list[CarField] = [
                          "fitted_age_laps, fitted_on_in_lap, wear_per_lap_pct (see Stints and tyre age)"),
     *[
         CarField(f"best_sector{s + 1}_ms", None, groups.LAPS, "int", "ms",
-                 read=lambda car, s=s: car.best_sectors_ms[s], player_rate="on_change", car_rate="on_change",
+                 read=_item("best_sectors_ms", s), player_rate="on_change", car_rate="on_change",
                  description=f"personal best sector {s + 1} (valid laps)")
         for s in range(3)
     ],
@@ -369,13 +388,17 @@ CAR_FIELDS: list[CarField] = [
              ha=replace(_COUNT, icon="mdi:car-shift-pattern"),
              prom=Prom("gear", "gear (-1 reverse, 0 neutral)"), description="gear: -1 reverse, 0 neutral, 1-8"),
     CarField("rpm", "rpm", TEL, "int", "rpm", player_rate="fast", car_rate=None, deadband=50,
-             ha=Ha(unit="rpm", name="RPM", icon="mdi:engine"), prom=Prom("engine_rpm", "engine speed, revolutions per minute"),
+             ha=Ha(unit="rpm", name="RPM", icon="mdi:engine"),
+             prom=Prom("engine_rpm", "engine speed, revolutions per minute"),
              description="engine speed"),
     CarField("throttle_pct", "throttle", TEL, "float", "%", 0, convert=_pct, player_rate="realtime", car_rate=None,
-             deadband=1, ha=replace(_PCT, icon="mdi:car-speed-limiter"), prom=Prom("throttle_ratio", "throttle, 0 to 1", 0.01),
+             deadband=1, ha=replace(_PCT, icon="mdi:car-speed-limiter"),
+             prom=Prom("throttle_ratio", "throttle, 0 to 1", 0.01),
              description="throttle"),
-    CarField("brake_pct", "brake", TEL, "float", "%", 0, convert=_pct, player_rate="realtime", car_rate=None, deadband=1,
-             ha=replace(_PCT, icon="mdi:car-brake-alert"), prom=Prom("brake_ratio", "brake, 0 to 1", 0.01), description="brake"),
+    CarField("brake_pct", "brake", TEL, "float", "%", 0, convert=_pct, player_rate="realtime", car_rate=None,
+             deadband=1,
+             ha=replace(_PCT, icon="mdi:car-brake-alert"), prom=Prom("brake_ratio", "brake, 0 to 1", 0.01),
+             description="brake"),
     CarField("steer_pct", "steer", TEL, "float", "%", 0, convert=_pct, player_rate="fast", car_rate=None, deadband=1,
              description="steering, -100 full left to 100 full right"),
     CarField("clutch_pct", "clutch", TEL, "int", "%", player_rate="fast", car_rate=None,
@@ -385,7 +408,8 @@ CAR_FIELDS: list[CarField] = [
     CarField("drs_allowed", "drs_allowed", STATUS, "bool", player_rate="on_change", car_rate=None,
              ha=replace(_BOOL, icon="mdi:arrow-expand-vertical"), description="DRS may be opened"),
     CarField("engine_temp_c", "engine_temp_c", TEL, "int", "°C", player_rate="normal", car_rate=None,
-             ha=replace(_TEMP, icon="mdi:engine"), prom=Prom("engine_temperature_celsius", "engine temperature"), description="engine temperature"),
+             ha=replace(_TEMP, icon="mdi:engine"), prom=Prom("engine_temperature_celsius", "engine temperature"),
+             description="engine temperature"),
     CarField("max_rpm", "max_rpm", STATUS, "int", "rpm", player_rate="on_change", car_rate=None,
              description="rev limit"),
     CarField("idle_rpm", "idle_rpm", STATUS, "int", "rpm", player_rate="on_change", car_rate=None,
@@ -397,17 +421,21 @@ CAR_FIELDS: list[CarField] = [
              deadband=0.02, ha=Ha(device_class="weight", unit="kg", name="Fuel", icon="mdi:fuel"),
              prom=Prom("fuel_kilograms", "fuel in the tank"), description="fuel in the tank"),
     CarField("fuel_laps", "fuel_laps", STATUS, "float", "laps", 2, player_rate="normal", car_rate=None,
-             deadband=0.02, ha=Ha(unit="laps", name="Fuel laps", icon="mdi:fuel"), prom=Prom("fuel_laps", "laps of fuel (margin over race distance in races)"),
+             deadband=0.02, ha=Ha(unit="laps", name="Fuel laps", icon="mdi:fuel"),
+             prom=Prom("fuel_laps", "laps of fuel (margin over race distance in races)"),
              description="fuel remaining in laps (in races: margin over the race distance)"),
     CarField("ers_store_j", "ers_store_j", STATUS, "float", "J", 0, player_rate="normal", car_rate=None,
-             deadband=10_000, ha=Ha(device_class="energy_storage", unit="J", name="ERS store", icon="mdi:battery-charging"),
+             deadband=10_000,
+             ha=Ha(device_class="energy_storage", unit="J", name="ERS store", icon="mdi:battery-charging"),
              prom=Prom("ers_store_joules", "ERS energy stored"), description="ERS energy stored"),
     CarField("ers_deployed_j", "ers_deployed_j", STATUS, "float", "J", 0, player_rate="normal",
              car_rate=None, deadband=10_000, description="ERS energy deployed this lap"),
     CarField("ers_mode", "ers_mode", STATUS, "enum", convert=_slug("ersDeployMode"), player_rate="on_change",
-             car_rate="on_change", ha=replace(_ENUM, name="ERS mode", icon="mdi:lightning-bolt", labels=game_labels("ersDeployMode", none="No deployment")),
+             car_rate="on_change", ha=replace(_ENUM, name="ERS mode", icon="mdi:lightning-bolt",
+                                              labels=game_labels("ersDeployMode", none="No deployment")),
              description="ERS deploy mode"),
-    CarField("fuel_mix", "fuel_mix", STATUS, "enum", convert=_slug("fuelMix"), player_rate="on_change", car_rate="on_change",
+    CarField("fuel_mix", "fuel_mix", STATUS, "enum", convert=_slug("fuelMix"), player_rate="on_change",
+             car_rate="on_change",
              ha=replace(_ENUM, icon="mdi:gas-station", labels=game_labels("fuelMix")), description="fuel mix"),
     # No Home Assistant entity: `lights/flag` is the one Flag entity (the FIA flag, or red / safety car over it).
     CarField("fia_flag", "fia_flag", STATUS, "enum", convert=_slug("flag"), player_rate="on_change", car_rate=None,
@@ -419,7 +447,8 @@ CAR_FIELDS: list[CarField] = [
              ha=Ha(device_class="pressure", unit="psi", enabled=False, name="Boost", icon="mdi:turbine"),
              description="turbo or supercharger boost"),
     CarField("power_kw", "power_kw", TEL, "float", "kW", 0, player_rate="fast", car_rate=None, deadband=1,
-             ha=Ha(device_class="power", unit="kW", enabled=False, name="Power", icon="mdi:engine"), description="engine power"),
+             ha=Ha(device_class="power", unit="kW", enabled=False, name="Power", icon="mdi:engine"),
+             description="engine power"),
     CarField("torque_nm", "torque_nm", TEL, "float", "N·m", 0, player_rate="fast", car_rate=None, deadband=1,
              description="engine torque"),
     CarField("fuel_pct", "fuel_pct", STATUS, "float", "%", 1, player_rate="normal", car_rate=None, deadband=0.1,
@@ -465,7 +494,7 @@ CAR_FIELDS: list[CarField] = [
     ],
     *[
         CarField(f"dash/{light}", "dash_lights", STATUS, "bool", player_rate="on_change", car_rate=None,
-                 convert=lambda value, fmt, light=light: value.get(light), retain=False,
+                 convert=_key(light), retain=False,
                  description=f"dashboard light: {text}")
         for light, text in (("handbrake", "handbrake"), ("abs", "ABS active"), ("tc", "traction control active"),
                             ("full_beam", "full beam"), ("signal_left", "left turn signal"),
@@ -494,20 +523,24 @@ CAR_FIELDS: list[CarField] = [
         for w, wheel in enumerate(WHEELS)
         for field in (
             CarField(f"tyres/{wheel}/surface_temp_c", "tyre_surface_temps_c", TEL, "int", "°C",
-                     convert=_wheel(w), player_rate="normal", car_rate=None, ha=_TEMP, description=f"{wheel.upper()} tyre surface"),
+                     convert=_wheel(w), player_rate="normal", car_rate=None, ha=_TEMP,
+                     description=f"{wheel.upper()} tyre surface"),
             CarField(f"tyres/{wheel}/inner_temp_c", "tyre_inner_temps_c", TEL, "int", "°C",
-                     convert=_wheel(w), player_rate="normal", car_rate=None, ha=_TEMP, description=f"{wheel.upper()} tyre carcass"),
+                     convert=_wheel(w), player_rate="normal", car_rate=None, ha=_TEMP,
+                     description=f"{wheel.upper()} tyre carcass"),
             CarField(f"tyres/{wheel}/pressure_kpa", "tyre_pressures_psi", TEL, "float", "kPa", 1,
-                     convert=lambda value, fmt, w=w: value[w] * PSI_TO_KPA, player_rate="normal", car_rate=None,
+                     convert=_wheel(w, PSI_TO_KPA), player_rate="normal", car_rate=None,
                      deadband=0.3, ha=_PRESSURE,
                      description=f"{wheel.upper()} tyre pressure"),
             CarField(f"tyres/{wheel}/wear_pct", "tyre_wear_pct", DAMAGE, "float", "%", 1,
-                     convert=_wheel(w), player_rate="normal", car_rate=None, deadband=0.1, ha=replace(_PCT, icon="mdi:tire"),
+                     convert=_wheel(w), player_rate="normal", car_rate=None, deadband=0.1,
+                     ha=replace(_PCT, icon="mdi:tire"),
                      description=f"{wheel.upper()} tyre wear"),
             CarField(f"tyres/{wheel}/damage_pct", "tyre_damage_pct", DAMAGE, "int", "%",
                      convert=_wheel(w), player_rate="on_change", car_rate=None, ha=replace(_PCT, icon="mdi:tire"),
                      description=f"{wheel.upper()} tyre damage"),
-            CarField(f"brakes/{wheel}/temp_c", "brake_temps_c", TEL, "int", "°C", convert=_wheel(w), player_rate="normal",
+            CarField(f"brakes/{wheel}/temp_c", "brake_temps_c", TEL, "int", "°C", convert=_wheel(w),
+                     player_rate="normal",
                      car_rate=None, deadband=2, ha=replace(_TEMP, icon="mdi:car-brake-temperature"),
                      description=f"{wheel.upper()} brake temperature"),
         )
@@ -566,10 +599,13 @@ SESSION_FIELDS: list[Field] = [
           rate="on_change", ha=replace(_ENUM, name="Session type", icon="mdi:flag-checkered",
                                        labels=game_labels("sessionType")),
           description="practice, qualifying, race, time trial..."),
-    Field("session/formula", "session", _session_enum("formula", "formula_id"), groups.SESSION, "enum", rate="on_change",
+    Field("session/formula", "session", _session_enum("formula", "formula_id"), groups.SESSION, "enum",
+          rate="on_change",
           description="car class"),
-    Field("session/weather", "session", _session_enum("weather", "weather_id"), groups.SESSION, "enum", rate="on_change",
-          ha=replace(_ENUM, icon="mdi:weather-partly-cloudy", labels=game_labels("weather")), description="weather now"),
+    Field("session/weather", "session", _session_enum("weather", "weather_id"), groups.SESSION, "enum",
+          rate="on_change",
+          ha=replace(_ENUM, icon="mdi:weather-partly-cloudy", labels=game_labels("weather")),
+          description="weather now"),
     Field("session/track_temp_c", "session", _session("track_temp_c"), groups.SESSION, "int", "°C", rate="on_change",
           ha=Ha(device_class="temperature", unit="°C", icon="mdi:thermometer"),
           prom=Prom("session_track_temperature_celsius", "track temperature"),
@@ -579,7 +615,8 @@ SESSION_FIELDS: list[Field] = [
           prom=Prom("session_air_temperature_celsius", "air temperature"),
           description="air temperature"),
     Field("session/total_laps", "session", _session("total_laps"), groups.SESSION, "int", "laps", rate="on_change",
-          ha=replace(_COUNT, name="Race laps", icon="mdi:flag-checkered"), prom=Prom("session_total_laps", "laps in the race"), description="laps in the race"),
+          ha=replace(_COUNT, name="Race laps", icon="mdi:flag-checkered"),
+          prom=Prom("session_total_laps", "laps in the race"), description="laps in the race"),
     Field("session/time_left_s", "session", _session("time_left_s"), groups.SESSION, "int", "s", rate="normal",
           ha=Ha(device_class="duration", unit="s", enabled=False, name="Session time left", icon="mdi:timer-sand"),
           prom=Prom("session_time_left_seconds", "time left in the session"), description="time left"),
@@ -596,7 +633,8 @@ SESSION_FIELDS: list[Field] = [
     Field("session/uid", "session", lambda ctx: str(ctx.state.session_uid) if ctx.state.session_uid else None,
           groups.RESET, "text", rate="on_change", description="the game's session id"),
     Field("session/active_cars", "session", lambda ctx: len(ctx.state.active), groups.ACTIVE, "int", rate="on_change",
-          ha=replace(_COUNT, name="Cars", icon="mdi:car-multiple"), prom=Prom("session_active_cars", "cars in the session"), description="cars in the session"),
+          ha=replace(_COUNT, name="Cars", icon="mdi:car-multiple"),
+          prom=Prom("session_active_cars", "cars in the session"), description="cars in the session"),
     Field("session/best_lap_ms", "session", _opt(lambda ctx: ctx.state.best_lap[0]), groups.BESTS, "int", "ms",
           rate="on_change", ha=replace(_DURATION_MS, name="Session best lap", icon="mdi:timer-star"),
           description="overall best valid lap"),
@@ -629,8 +667,8 @@ SESSION_FIELDS: list[Field] = [
           rate="on_change", description="who set the fastest speed trap"),
     Field("session/safety_car_periods", "session", _session("safety_car_periods"), groups.SESSION, "int",
           rate="on_change", description="safety car periods so far"),
-    Field("session/virtual_safety_car_periods", "session", _session("virtual_safety_car_periods"), groups.SESSION, "int",
-          rate="on_change", description="virtual safety car periods so far"),
+    Field("session/virtual_safety_car_periods", "session", _session("virtual_safety_car_periods"), groups.SESSION,
+          "int", rate="on_change", description="virtual safety car periods so far"),
     Field("session/red_flag_periods", "session", _session("red_flag_periods"), groups.SESSION, "int",
           rate="on_change", description="red flag periods so far"),
     Field("session/racing", "session", _session("racing"), groups.SESSION, "bool", rate="on_change",

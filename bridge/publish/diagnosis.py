@@ -14,7 +14,7 @@ from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.client import CONNACK
 from paho.mqtt.reasoncodes import ReasonCode
 
-from bridge.config import MqttSettings
+from bridge.settings import MqttSettings
 
 # CONNACK codes that mean "fix your configuration", in MQTT 3.1.1 (4, 5) and MQTT 5 (134, 135, 138, 140).
 AUTH_CODES = {4, 5, 134, 135, 138, 140}

@@ -36,13 +36,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridge.config import RealtimeDevice, Settings, realtime_loop_message
 from bridge.faults import Faults
-from bridge.net import RETRY_S, resolve_target, self_loop_problems
+from bridge.net import RETRY_S, realtime_loop_message, resolve_target, self_loop_problems
 from bridge.publish.ddp import ddp_frame
 from bridge.publish.fieldread import Context, FieldReader
 from bridge.publish.service import Deps
 from bridge.publish.wled_udp import dnrgb, drgb, warls
+from bridge.settings import RealtimeDevice, Settings
 from bridge.state.changes import CAR_STATUS, CAR_TELEMETRY, EVENTS, RESET, SESSION, Changes
 from bridge.status import Histogram
 from bridge.supervise import supervise

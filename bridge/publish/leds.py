@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import Any
 
-from bridge.config import LightsSettings
+from bridge.settings import LightsSettings
+from bridge.state.view import CarView, SessionView
 
 ALL_REV_BITS = 0x7FFF  # 15 LEDs
 SAFETY_CAR_FLAGS = {1: "safety_car", 2: "virtual_safety_car", 3: "safety_car"}  # full, virtual, formation lap
@@ -42,7 +42,9 @@ def lit_count(rev_pct: int, leds: int) -> int:
 class Lights:
     """What the `lights/*` topics carry, read from the player's car."""
 
-    def __init__(self, state: Any, settings: LightsSettings, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, state: SessionView, settings: LightsSettings, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._state = state
         self._settings = settings
         self._clock = clock
@@ -52,7 +54,7 @@ class Lights:
         self._rev_span = (settings.shift_pct - settings.rev_start_pct) / 100
 
     @property
-    def _player(self) -> Any:
+    def _player(self) -> CarView | None:
         return self._state.player
 
     @property
@@ -65,15 +67,15 @@ class Lights:
         p = self._player
         if p is None:
             return None
-        pct = p.rev_lights_pct
+        pct: int | None = p.rev_lights_pct  # a game value: the writer's, forwarded by the view
         return self._rev_pct_from_rpm(p) if pct is None else pct
 
-    def _rev_pct_from_rpm(self, p: Any) -> int | None:
+    def _rev_pct_from_rpm(self, p: CarView) -> int | None:
         """0 below the start point, 100 at the shift point, of the range from idle to maximum rpm."""
         rpm, idle, top = p.rpm, p.idle_rpm, p.max_rpm
         if rpm is None or idle is None or top is None or top <= idle or not math.isfinite(rpm):
             return None
-        position = (rpm - idle) / (top - idle)
+        position: float = (rpm - idle) / (top - idle)
         return max(0, min(100, round((position - self._rev_start) / self._rev_span * 100)))
 
     @property
@@ -81,7 +83,7 @@ class Lights:
         pct = self.rev_pct
         if pct is None:
             return None
-        bits = self._player.rev_lights_bits
+        bits = self.rev_bits
         return pct >= 100 or (bits is not None and bits & ALL_REV_BITS == ALL_REV_BITS)
 
     @property

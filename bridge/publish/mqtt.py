@@ -30,12 +30,10 @@ from typing import Any
 import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.client import MQTT_ERR_SUCCESS
-from paho.mqtt.client import Client as PahoClient
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from bridge.config import MqttSettings, Settings
 from bridge.faults import Faults
 from bridge.publish.diagnosis import (
     SHORT_SESSION_S,
@@ -47,10 +45,11 @@ from bridge.publish.diagnosis import (
 )
 from bridge.publish.instances import RigPeers
 from bridge.publish.outbox import Message, Outbox
-from bridge.publish.paho_io import drop_oversize_reads, no_delay, paho_of
+from bridge.publish.paho_io import PacketIds, drop_oversize_reads, no_delay, paho_of, properties, watch_connection
 from bridge.publish.policy import TopicPolicy
 from bridge.publish.sender import BATCH, Sender
 from bridge.publish.wire import PublishEncoder
+from bridge.settings import MqttSettings, Settings
 from bridge.status import BridgeStatus
 
 log = logging.getLogger("rigbridge.mqtt")
@@ -146,14 +145,14 @@ class MqttLink:
         self._takeover_backoff = Backoff(takeover_min, max(TAKEOVER_MAX_S, takeover_min))
         self._expiry: Properties | None = None
         if self.policy.expiry:
-            self._expiry = Properties(PacketTypes.PUBLISH)
+            self._expiry = properties(PacketTypes.PUBLISH)
             self._expiry.MessageExpiryInterval = self.policy.expiry_s
         self.connected = asyncio.Event()
         self.connections = 0
         self.client: aiomqtt.Client | None = None  # the live connection, while there is one
         self.max_packet_size: int | None = None  # the broker's, from its CONNACK (MQTT 5); None: no limit said
         self._disconnect_reason: Any = None  # the reason of the last disconnection, as paho reported it
-        self._acks: dict[int, asyncio.Future[ReasonCode]] = {}  # QoS 1 publishes of our own awaiting PUBACK
+        self._ids: PacketIds | None = None  # the live connection's message ids, and what waits for their reports
         self._groups: set[str] = set()  # topic groups logged separately (bounded)
         self._stopping = False  # the goodbye has begun: `offline` seen now is not a reason to say `online`
         self._diagnosed = False  # the transport was probed after this run of failed connects
@@ -166,10 +165,10 @@ class MqttLink:
 
     def _client(self) -> aiomqtt.Client:
         m = self.mqtt
-        properties = None
+        connect = None
         if m.protocol == 5:
-            properties = Properties(PacketTypes.CONNECT)
-            properties.MaximumPacketSize = MAX_INCOMING_BYTES  # the broker drops larger messages for us
+            connect = properties(PacketTypes.CONNECT)
+            connect.MaximumPacketSize = MAX_INCOMING_BYTES  # the broker drops larger messages for us
         client = aiomqtt.Client(
             m.host,
             m.port,
@@ -182,39 +181,31 @@ class MqttLink:
             tls_context=tls_context(m),
             timeout=max(5.0, m.keepalive / 2),
             max_queued_outgoing_messages=10_000,  # paho's own queue, bounded as a last line of defence
-            properties=properties,
+            properties=connect,
         )
         client.pending_calls_threshold = BATCH  # we keep at most one batch in flight, by design
-        self._watch(paho_of(client))
+        self._watch(client)
         return client
 
-    def _watch(self, paho: PahoClient) -> None:
-        """Hear what aiomqtt does not pass on: the broker's limits, why it disconnected us, PUBACK reason codes;
-        and drop oversize incoming messages as they are read. aiomqtt's handlers still run."""
-        aiomqtt_on_connect, aiomqtt_on_disconnect = paho.on_connect, paho.on_disconnect
-        aiomqtt_on_publish = paho.on_publish
+    def _watch(self, client: aiomqtt.Client) -> None:
+        """Hear what aiomqtt does not pass on: the broker's limits, why it disconnected us, PUBACK reason codes
+        (`PacketIds`); and drop oversize incoming messages as they are read. aiomqtt's handlers still run."""
+        paho = paho_of(client)
         self.max_packet_size = None
         self._disconnect_reason = None
 
-        def on_connect(c: object, userdata: object, flags: object, reason: Any, properties: Any = None) -> None:
-            self.max_packet_size = getattr(properties, "MaximumPacketSize", None)
-            aiomqtt_on_connect(c, userdata, flags, reason, properties)
+        def connected(props: Properties | None) -> None:
+            self.max_packet_size = getattr(props, "MaximumPacketSize", None)
 
-        def on_disconnect(c: object, userdata: object, flags: object, reason: Any, properties: Any = None) -> None:
+        def disconnected(reason: ReasonCode) -> None:
             self._disconnect_reason = reason
-            aiomqtt_on_disconnect(c, userdata, flags, reason, properties)
-
-        def on_publish(c: object, userdata: object, mid: int, reason: Any, properties: Any) -> None:
-            aiomqtt_on_publish(c, userdata, mid, reason, properties)
-            future = self._acks.pop(mid, None)
-            if future is not None and not future.done():
-                future.set_result(reason)
 
         def dropped(size: int) -> None:
             self.faults.warn("mqtt.receive", "oversize", f"dropped a {size}-byte message from the broker unread: "
                              f"the bridge takes at most {MAX_INCOMING_BYTES} bytes per message")
 
-        paho.on_connect, paho.on_disconnect, paho.on_publish = on_connect, on_disconnect, on_publish
+        watch_connection(paho, connected, disconnected)
+        self._ids = PacketIds(paho)
         drop_oversize_reads(paho, MAX_INCOMING_BYTES, dropped)
 
     def _set_state(self, state: str, detail: str = "", level: int = logging.INFO) -> None:
@@ -290,7 +281,7 @@ class MqttLink:
         if self._on_connect is not None:
             await self._on_connect(client)
         self._wake.set()
-        sender = asyncio.create_task(self._send_loop(client, stop))
+        sender = asyncio.create_task(self._send_loop(self._packet_ids(), stop))
         tasks = {
             sender: "sender",
             asyncio.create_task(self._heartbeat(client)): "heartbeat",
@@ -349,12 +340,16 @@ class MqttLink:
 
         aiomqtt's `publish()` waits for the PUBACK but drops its reason code, so a refused `online` would pass
         as published."""
-        paho = paho_of(client)
-        info = paho.publish(topic, payload, 1, retain)
+        ids = self._packet_ids()
+        future: asyncio.Future[ReasonCode] = asyncio.get_running_loop().create_future()
+
+        def acknowledged(reason: ReasonCode) -> None:
+            if not future.done():
+                future.set_result(reason)
+
+        info = ids.publish(topic, payload, 1, retain, None, acknowledged)
         if info.rc != MQTT_ERR_SUCCESS:
             raise aiomqtt.MqttCodeError(info.rc, f"could not publish to {topic}")
-        future: asyncio.Future[ReasonCode] = asyncio.get_running_loop().create_future()
-        self._acks[info.mid] = future
         lost = client._disconnected  # aiomqtt's "connection ended" future: stop waiting then
         try:
             done, _ = await asyncio.wait(
@@ -362,7 +357,7 @@ class MqttLink:
                 return_when=asyncio.FIRST_COMPLETED,
             )  # fmt: skip
         finally:
-            self._acks.pop(info.mid, None)
+            ids.forget(info.mid)
         if future not in done:
             why = "the connection was lost" if lost in done else "operation timed out"
             raise aiomqtt.MqttError(f"no acknowledgement for {topic}: {why}")
@@ -402,10 +397,16 @@ class MqttLink:
             "counted as oversize",
         )  # fmt: skip
 
-    async def _send_loop(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
+    def _packet_ids(self) -> PacketIds:
+        """The message ids of the connection being made or used (one connection at a time)."""
+        if self._ids is None:
+            raise aiomqtt.MqttError("not connected")
+        return self._ids
+
+    async def _send_loop(self, ids: PacketIds, stop: asyncio.Event) -> None:
         """Hand pending values to the client as they appear (`Sender`), until stop or the connection fails."""
         sender = Sender(
-            client, self.outbox, self.status, self._wake, stop,
+            ids, self.outbox, self.status, self._wake, stop,
             encoder=PublishEncoder(self.mqtt.protocol, self.settings.publish.expiry_s),
             expiry=self._expiry,
             max_packet_size=self.max_packet_size,

@@ -4,12 +4,11 @@ Messages go straight to the paho client inside aiomqtt: an aiomqtt `publish()` p
 event, twice the whole cost of sending. The QoS 0 messages of a slice go as one packet of PUBLISH packets encoded
 by `PublishEncoder` (one write, one callback); QoS 1 ones through paho's `publish()`, which tracks their
 acknowledgements. paho tells us each packet's fate in `on_publish` (written to the socket for QoS 0,
-acknowledged for QoS 1, or refused with an MQTT 5 reason code); the handlers installed before (aiomqtt's, and the
-link's) still run first. A message larger than the broker's Maximum Packet Size is never handed over: the broker
+acknowledged for QoS 1, or refused with an MQTT 5 reason code), through `PacketIds`, the one owner of message
+ids on the connection. A message larger than the broker's Maximum Packet Size is never handed over: the broker
 would close the connection, and the snapshot after the reconnect would hold it again.
 
-With `paho_io`, this is the one place that knows paho's internals (pinned to paho>=2,<3): the client inside
-aiomqtt, its message ids, its write path.
+paho's internals (the client inside aiomqtt, its message ids, its write path) are `paho_io`'s alone.
 """
 
 from __future__ import annotations
@@ -18,20 +17,30 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from typing import Any
+from functools import partial
 
 import aiomqtt
-from paho.mqtt.client import MQTT_ERR_NO_CONN, MQTT_ERR_SUCCESS
+from paho.mqtt.client import MQTT_ERR_SUCCESS
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from bridge.publish.outbox import Message, Outbox
-from bridge.publish.paho_io import paho_of, write_packets
+from bridge.publish.paho_io import PacketIds
 from bridge.publish.wire import PublishEncoder
 from bridge.status import BridgeStatus
 
 STOP_FLUSH_S = 2.0
 BATCH = 512  # messages unconfirmed at once; the rest stay in the latest-wins map meanwhile
 SLICE = 32  # messages handed to the client per event-loop turn, so a snapshot never holds up a datagram
+
+
+class Handover:
+    """Messages handed to paho as one packet (a batch of QoS 0 ones, or one QoS 1 message), until it reports."""
+
+    __slots__ = ("messages",)
+
+    def __init__(self, messages: list[Message]) -> None:
+        self.messages = messages
 
 
 class Sender:
@@ -44,7 +53,7 @@ class Sender:
 
     def __init__(
         self,
-        client: aiomqtt.Client,
+        ids: PacketIds,
         outbox: Outbox,
         status: BridgeStatus,
         wake: asyncio.Event,
@@ -53,12 +62,10 @@ class Sender:
         encoder: PublishEncoder,
         expiry: Properties | None,
         max_packet_size: int | None,
-        refused: Callable[[str, Any], None],
+        refused: Callable[[str, ReasonCode], None],
         oversize: Callable[[Message, int], None],
     ) -> None:
-        # paho's client is untyped here: paho 2's own types and the types-paho-mqtt 1.x stubs disagree on its
-        # callbacks and message ids; tests/publish/test_sender.py drives this class with a stand-in of it.
-        self.paho: Any = paho_of(client)
+        self.ids = ids  # the connection's message ids: paho reports on what is handed over through them
         self.outbox = outbox  # what waits to go out; told what was sent or failed
         self.status = status
         self.wake = wake
@@ -68,15 +75,12 @@ class Sender:
         self.max_packet_size = max_packet_size  # the broker's, from this connection's CONNACK
         self.refused = refused
         self.oversize = oversize
-        self.outstanding: dict[int, list[Message]] = {}  # paho message id -> its messages, not yet confirmed
+        self.outstanding: dict[Handover, None] = {}  # handed over, not yet reported on, oldest first
         self.unconfirmed = 0
         self.failure: BaseException | None = None  # the first write paho could not do: ends the loop
-        self._chained_on_publish: Any = None
 
     async def run(self) -> None:
-        paho, outbox, wake, stop = self.paho, self.outbox, self.wake, self.stop
-        self._chained_on_publish = paho.on_publish
-        paho.on_publish = self._on_publish
+        outbox, wake, stop = self.outbox, self.wake, self.stop
 
         async def wake_on_stop() -> None:
             await stop.wait()
@@ -107,28 +111,30 @@ class Sender:
             raise self.failure
         finally:
             stopper.cancel()
-            paho.on_publish = self._chained_on_publish
-            for messages in reversed(self.outstanding.values()):  # never confirmed: the broker may not have them
-                self._put_back(messages)  # newest first, so that queued events keep their order
-                self._count_lost(len(messages))
+            for handover in reversed(self.outstanding):  # never confirmed: the broker may not have them
+                self._put_back(handover.messages)  # newest first, so that queued events keep their order
+                self._count_lost(len(handover.messages))
+            self.outstanding.clear()  # a report that comes after this is for messages already put back
+            self.unconfirmed = 0
 
     # -- paho's report -------------------------------------------------------------------------------------
 
-    def _on_publish(self, c: object, userdata: object, mid: int, reason: Any, properties: object) -> None:
-        self._chained_on_publish(c, userdata, mid, reason, properties)
-        messages = self.outstanding.pop(mid, None)
-        if messages is not None:
-            full = self.unconfirmed >= BATCH
-            self.unconfirmed -= len(messages)
-            if reason.is_failure:  # only a QoS 1 PUBACK can say so: one message
-                for message in messages:
-                    self._settle(message)
-                    self.refused(message.topic, reason)
-            else:
-                for message in messages:
-                    self._confirmed(message)
-            if full or self.stop.is_set():
-                self.wake.set()  # there is room again, or the stop flush is waiting for the last ones
+    def _reported(self, handover: Handover, reason: ReasonCode) -> None:
+        if handover not in self.outstanding:
+            return  # put back already: the run ended before paho reported
+        del self.outstanding[handover]
+        messages = handover.messages
+        full = self.unconfirmed >= BATCH
+        self.unconfirmed -= len(messages)
+        if reason.is_failure:  # only a QoS 1 PUBACK can say so: one message
+            for message in messages:
+                self._settle(message)
+                self.refused(message.topic, reason)
+        else:
+            for message in messages:
+                self._confirmed(message)
+        if full or self.stop.is_set():
+            self.wake.set()  # there is room again, or the stop flush is waiting for the last ones
 
     def _confirmed(self, message: Message) -> None:
         self.outbox.sent(message)
@@ -169,33 +175,33 @@ class Sender:
                 return
             messages, packets = [], []
             properties = self.expiry if message.expires else None
-            info = self.paho.publish(message.topic, message.payload, message.qos, message.retain, properties)
+            handover = self._hand_over([message])  # QoS 1: confirmed by the broker's PUBACK, later
+            report = partial(self._reported, handover)
+            info = self.ids.publish(message.topic, message.payload, message.qos, message.retain, properties, report)
             if info.rc != MQTT_ERR_SUCCESS:
                 self._put_back(batch[i + 1 :])
-                self._not_taken([message], info.rc)  # after the rest: events go back to the front in order
+                self._not_taken(handover, info.rc)  # after the rest: events go back to the front in order
                 return
-            self._hand_over([message], info.mid)  # QoS 1: confirmed by the broker's PUBACK, later
         if messages:
             self._send_batch(messages, packets)
 
     def _send_batch(self, messages: list[Message], packets: list[bytes]) -> bool:
-        paho = self.paho
-        if not paho.is_connected():
-            return self._not_taken(messages, MQTT_ERR_NO_CONN)
-        mid: int = paho._mid_generate()  # a message id of paho's own, so on_publish can name it
-        self._hand_over(messages, mid)  # before writing: a direct write reports back at once
-        rc = write_packets(paho, b"".join(packets), mid)
-        return rc == MQTT_ERR_SUCCESS or self._not_taken(messages, rc, mid)
+        handover = self._hand_over(messages)  # before writing: a direct write reports back at once
+        rc = self.ids.write(b"".join(packets), partial(self._reported, handover))
+        return rc == MQTT_ERR_SUCCESS or self._not_taken(handover, rc)
 
-    def _hand_over(self, messages: list[Message], mid: int) -> None:
-        self.outstanding[mid] = messages
+    def _hand_over(self, messages: list[Message]) -> Handover:
+        handover = Handover(messages)
+        self.outstanding[handover] = None
         self.unconfirmed += len(messages)
+        return handover
 
-    def _not_taken(self, messages: list[Message], rc: int, mid: int | None = None) -> bool:
-        """paho did not take `messages` (or, handed over as `mid`, could not write them): pending again."""
-        if mid is not None:
-            if self.outstanding.pop(mid, None) is None:
-                messages = []  # written (and confirmed) before the connection failed
+    def _not_taken(self, handover: Handover, rc: int) -> bool:
+        """paho did not take `handover` (or could not write it): its messages are pending again."""
+        messages: list[Message] = []  # written (and confirmed) before the connection failed, unless still here
+        if handover in self.outstanding:
+            del self.outstanding[handover]
+            messages = handover.messages
             self.unconfirmed -= len(messages)
         self._put_back(messages)
         self._count_lost(len(messages))

@@ -215,7 +215,8 @@ def test_uplink_cut_and_restored(running: RunningLeague) -> None:
         up = {site: uplink_up(messages, site)[0].t for site in SHIPPED_LAYOUT}
         for rig in ("rig01", "rig03", "rig04"):  # the rigs whose game still runs
             site = league.site_of(rig)
-            centre.wait_for(lambda ms: bool(realtime_of(ms, running.root(rig), up[site])), 5, f"{rig} realtime")
+            centre.wait_for(lambda ms, rig=rig, site=site: bool(realtime_of(ms, running.root(rig), up[site])), 5,
+                            f"{rig} realtime")
             first = realtime_of(centre.snapshot(), running.root(rig), up[site])[0].t
             assert first - up[site] < 1.0, (rig, first - up[site])
 

@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 
 from bridge.config import default_settings
-from bridge.config.settings import RealtimeDevice
 from bridge.games.codemasters.codec import encode as codemasters_encode
 from bridge.games.codemasters.synth import StageConfig, SyntheticStage
 from bridge.games.f1.layouts import SUPPORTED_FORMATS
@@ -31,6 +30,7 @@ from bridge.games.outgauge.synth import GaugeConfig, SyntheticGauge
 from bridge.games.registry import BY_KEY, CODEMASTERS, GT7, LIVE, OUTGAUGE, Game, identify_live
 from bridge.publish.catalog import CATALOG
 from bridge.publish.leds import Lights
+from bridge.settings import RealtimeDevice
 from bridge.state.session import SessionState
 from bridge.state.view import readonly as _readonly
 from tests.broker import Mosquitto

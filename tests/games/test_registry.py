@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import struct
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -172,3 +174,23 @@ def test_the_import_rule_catches_an_import_of_the_app(tmp_path: Path) -> None:
     bad = tmp_path / "output.py"
     bad.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from bridge.app import Bridge\n")
     assert "bridge.app" in _imports(bad)
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_nothing_forbidden_is_reached_through_another_module(package: str) -> None:
+    """The rule holds for what importing the package loads, not only for its own import lines: a module it uses
+    (the config loader, say) must not bring the games, the app or the outputs in behind its back."""
+    root = Path(__file__).resolve().parents[2]
+    modules = sorted(
+        ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+        for path in (root / "bridge" / package).rglob("*.py")
+    )
+    forbidden = (*FORBIDDEN[package], "bridge.config")  # the loader reads every section: only the app uses it
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        f"print('\\n'.join(sorted(m for m in sys.modules if m.startswith({forbidden!r}))))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import threading
@@ -13,11 +14,11 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 
-from bridge.publish.fieldread import FieldReader
 from bridge.config import RateSettings
 from bridge.games.f1.codec import build, encode
 from bridge.games.f1.synth import SynthConfig, SyntheticRace
 from bridge.publish.catalog import CAR_FIELDS, CATALOG
+from bridge.publish.fieldread import FieldReader
 from tests.broker import Mosquitto
 from tests.harness import BridgeThread, Received, Subscriber, retained_snapshot, send_frames, settings_for
 from tests.homeassistant.ha_reference import problems
@@ -90,7 +91,8 @@ def no_values(bt: BridgeThread) -> set[str]:
 
     def read() -> set[str]:
         reader = FieldReader(bt.bridge.view, bt.bridge.engine.context)
-        return {e.state_topic for e in bt.bridge.services["homeassistant"].entities if reader.render(e.field, e.car) is None}
+        entities = bt.bridge.services["homeassistant"].entities
+        return {e.state_topic for e in entities if reader.render(e.field, e.car) is None}
 
     return bt.call(read)
 
@@ -133,7 +135,7 @@ def test_discovery_of_a_synthetic_race_is_valid_complete_and_stable(broker: Mosq
 
     scopes: Counter[str] = Counter()
     per_car: Counter[str] = Counter()
-    for topic, (component, config) in parsed.items():
+    for component, config in parsed.values():
         state = config["state_topic"]
         limited = state.startswith(f"{ROOT}/ha/")
         relative = state[len(f"{ROOT}/ha/") if limited else len(f"{ROOT}/") :]
@@ -281,7 +283,7 @@ def test_home_assistant_states_of_a_60_hz_field_are_rate_limited(broker: Mosquit
         assert len(ha) <= max_rate * run_s + 1, (path, len(ha), run_s)
         assert len(ha) >= max_rate * sent_s - 1, (path, len(ha), sent_s)  # it is fed, at about the limit
         assert ha[-1] == main[-1], path  # the entity ends on the latest value
-        assert all(a != b for a, b in zip(ha, ha[1:])), path  # change-only
+        assert all(a != b for a, b in itertools.pairwise(ha)), path  # change-only
         if path in realtime:
             assert len(main) > 0.9 * len(packets), path  # the main topic still carries (nearly) every packet
 
@@ -311,7 +313,7 @@ def test_wled_gets_the_led_frame_and_nothing_when_it_does_not_change(broker: Mos
         assert not m.retain and m.qos == 0
         frames.append("".join(colours))
     assert frames == leds  # the same colours, frame by frame
-    assert all(a != b for a, b in zip(frames, frames[1:]))  # nothing republished while the frame stays
+    assert all(a != b for a, b in itertools.pairwise(frames))  # nothing republished while the frame stays
     assert 5 < len(frames) < len(percents)  # repeats and equal-looking percentages sent nothing
 
 

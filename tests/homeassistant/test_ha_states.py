@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from bridge.publish.fieldread import FieldReader
 from bridge.games.f1.codec import build, build_event, encode
 from bridge.games.f1.synth import SynthConfig, SyntheticRace
+from bridge.publish.fieldread import FieldReader
 from bridge.publish.homeassistant import GAME_EVENTS
 from tests.broker import Mosquitto
 from tests.harness import BridgeThread, Received, Subscriber, retained_snapshot, send_frames
@@ -120,7 +120,8 @@ def test_home_assistant_shows_current_values_readable_names_and_unknown_after_a_
         assert problems(component, config) == [], (topic, problems(component, config))
         assert config["icon"].startswith("mdi:"), topic  # every entity has its icon
         assert "expire_after" not in config
-        states[config["state_topic"]] = (component, config, ha_state(component, config, stream.get(config["state_topic"], [])))
+        seen = stream.get(config["state_topic"], [])
+        states[config["state_topic"]] = (component, config, ha_state(component, config, seen))
 
     def state_of(path: str) -> object:
         for topic in (f"{ROOT}/{path}", f"{ROOT}/ha/{path}"):
@@ -137,7 +138,7 @@ def test_home_assistant_shows_current_values_readable_names_and_unknown_after_a_
     # Readable names, and each one of the entity's options.
     assert state_of("session/track") == "Zandvoort"
     assert austria["player/last_lap/sector1_colour"] in ("Purple", "Green", "Yellow")
-    for component, config, state in states.values():
+    for _component, config, state in states.values():
         if config.get("device_class") == "enum":
             assert state is UNKNOWN or state in config["options"], (config["name"], state)
             assert "_" not in "".join(config["options"]), config["options"]  # no raw slugs

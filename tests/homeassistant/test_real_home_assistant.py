@@ -5,7 +5,8 @@ Skipped unless `RIGBRIDGE_HA_PYTHON` names a Python that has Home Assistant Core
 
     ~/.pyenv/versions/3.13.0/bin/python3.13 -m venv /tmp/havenv
     /tmp/havenv/bin/pip install homeassistant==2025.4.4 paho-mqtt==2.1.0 home-assistant-frontend==20250411.0
-    RIGBRIDGE_HA_PYTHON=/tmp/havenv/bin/python .venv/bin/python -m pytest tests/homeassistant/test_real_home_assistant.py
+    RIGBRIDGE_HA_PYTHON=/tmp/havenv/bin/python \
+        .venv/bin/python -m pytest tests/homeassistant/test_real_home_assistant.py
 
 The test starts Home Assistant (`--skip-pip`) with a minimal configuration on its own port, onboards a user,
 sets up MQTT through the config flow against a test mosquitto, runs a synthetic race through the bridge and

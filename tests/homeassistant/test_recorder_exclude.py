@@ -10,9 +10,9 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 from bridge.config import default_settings
+from bridge.publish.homeassistant import HomeAssistant
 from bridge.publish.outbox import Outbox
 from bridge.publish.policy import TopicPolicy
-from bridge.publish.homeassistant import HomeAssistant
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

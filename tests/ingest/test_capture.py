@@ -65,7 +65,7 @@ def test_writer_appending_to_a_truncated_capture_repairs_it(tmp_path: Path) -> N
     reader = CaptureReader(path)
     records = list(reader)
     assert not reader.truncated and reader.corrupt == 0
-    assert [r.data for r in records] == payloads[:5] + [b"appended"]
+    assert [r.data for r in records] == [*payloads[:5], b"appended"]
     # the timeline continues after the last surviving record: timestamps never go backwards
     assert records[-1].t_ns == records[-2].t_ns == 4_000_000
 

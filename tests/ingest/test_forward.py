@@ -25,7 +25,7 @@ def _dead_port() -> int:
 
 
 def test_two_targets_get_identical_bytes_including_garbage() -> None:
-    payloads = frame_datagrams(1) + [b"\xff" * 7, os.urandom(900), b"", b"not a game packet"]
+    payloads = [*frame_datagrams(1), b"\xff" * 7, os.urandom(900), b"", b"not a game packet"]
 
     async def main() -> tuple[list[bytes], list[bytes], list[bytes], IngestStats]:
         got: list[bytes] = []
@@ -69,7 +69,7 @@ def test_dead_target_does_not_slow_the_pipeline_and_errors_are_counted() -> None
         try:
             started = time.perf_counter()
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
-                for i in range(0, n, 100):  # in slices, with the loop draining in between: no kernel drops
+                for _ in range(0, n, 100):  # in slices, with the loop draining in between: no kernel drops
                     send_all(rx.address, [payload] * 100, tx)
                     await asyncio.sleep(0)
             assert await wait_until(lambda: done == n, timeout=10)

@@ -17,7 +17,8 @@ from tests.harness import BridgeThread, Subscriber, send_frames, settings_for
 def frames(count: int) -> list[tuple[float, list[bytes]]]:
     out = []
     for n in range(count):
-        telemetry = encode(build(2025, 6, {"carTelemetryData": [{"revLightsPercent": n % 100}]}, session_uid=9, frame=n + 1))
+        lights = {"carTelemetryData": [{"revLightsPercent": n % 100}]}
+        telemetry = encode(build(2025, 6, lights, session_uid=9, frame=n + 1))
         out.append((n / 60.0, [telemetry, b"not a datagram %d" % n]))
     return out
 
@@ -58,7 +59,7 @@ def test_disk_full_while_recording_stops_recording_not_the_pipeline(mosquitto: M
 
 def test_a_slow_disk_drops_from_the_recording_only(tmp_path: Path) -> None:
     recorder = PipelineRecorder(tmp_path / "x.rbcap", max_queue=10)
-    recorder._thread.join(0)  # noqa: SLF001 - the writer thread is running; flood faster than it drains
+    recorder._thread.join(0)  # the writer thread is running; flood faster than it drains
     for n in range(5000):
         recorder.put(b"x" * 100, n)
     recorder.close()

@@ -57,7 +57,7 @@ def _assert_timing(expected_deltas: list[int], arrivals: list[int], err: str) ->
     spoil at most the two intervals around it. The median (when few sends were late) and the no-drift checks keep
     the pacer itself honest.
     """
-    arrival_deltas = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    arrival_deltas = [b - a for a, b in itertools.pairwise(arrivals)]
     errors = [abs(r - a) for r, a in zip(expected_deltas, arrival_deltas, strict=True)]
     off = sum(e > TOLERANCE_NS for e in errors)
     late = _late_sends(err)
@@ -125,7 +125,7 @@ def test_replay_reproduces_datagrams_and_timing(recorded: tuple[Path, list[bytes
     assert proc.returncode == 0, err
     assert [d for d, _ in got] == sent
     assert "100.0%" in err and f"{len(sent)}/{len(sent)} packets" in err  # the progress bar reached the end
-    recorded_deltas = [b.t_ns - a.t_ns for a, b in zip(records, records[1:], strict=False)]
+    recorded_deltas = [b.t_ns - a.t_ns for a, b in itertools.pairwise(records)]
     _assert_timing(recorded_deltas, [t for _, t in got], err)
 
 

@@ -70,7 +70,7 @@ def test_a_looping_target_is_refused_at_start_and_the_datagram_is_seen_once(capl
                 forwarder.close()
             return got, stats, forwarder, tool.data()
 
-    got, stats, forwarder, at_tool = asyncio.run(main())
+    got, stats, _forwarder, at_tool = asyncio.run(main())
     assert stats.received == 1 and got == [b"frame"]
     assert at_tool == [b"frame"]  # the good target beside them keeps working
     assert faults.count("forward", "self_loop") == len(LOOPING)
@@ -142,7 +142,7 @@ def test_an_unresolvable_target_is_logged_and_joins_once_it_resolves(
 
 def test_running_out_of_file_descriptors_is_a_clear_problem_not_a_traceback() -> None:
     script = textwrap.dedent(
-        f"""
+        """
         import os, resource
         from bridge.faults import Faults
         from bridge.ingest.forward import Forwarder

@@ -133,7 +133,7 @@ def test_values_agree_with_the_state_in_base_units(raced_bridge: Bridge, raced_f
     view = raced_bridge.view
     player = view.player
     assert player is not None
-    one = lambda name: series(raced_families, name)[()]  # noqa: E731
+    one = lambda name: series(raced_families, name)[()]
 
     assert one("rigbridge_player_speed_meters_per_second") == pytest.approx(player.speed_kph / 3.6)
     assert one("rigbridge_player_throttle_ratio") == pytest.approx(player.throttle)

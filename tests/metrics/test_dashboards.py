@@ -114,7 +114,8 @@ def test_every_query_selects_the_rig_variable(name: str) -> None:
 def test_dashboards_use_only_exported_metrics(raced_bridge: Bridge, monkeypatch: pytest.MonkeyPatch) -> None:
     exporter = raced_bridge.metrics
     assert exporter is not None
-    monkeypatch.setattr(exporter, "snapshot", lambda: M.take_snapshot(M.Sources.from_deps(raced_bridge.deps), exporter.lag))
+    sources = M.Sources.from_deps(raced_bridge.deps)
+    monkeypatch.setattr(exporter, "snapshot", lambda: M.take_snapshot(sources, exporter.lag))
     exported = {name for family in exporter.collect() for name, _, _, _ in family.samples}
     used: set[str] = set()
     for path in D.dashboard_files():

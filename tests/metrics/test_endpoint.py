@@ -22,7 +22,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from bridge.app import Bridge
 from bridge.config import MetricsTlsSettings, default_settings, load_settings
 from bridge.ingest.udp import PortInUseError
-from bridge.publish import metrics as M
 from bridge.publish.metrics import server as metrics_server
 from tests.broker import Mosquitto, free_port
 from tests.harness import BridgeThread, settings_for
@@ -65,7 +64,7 @@ def test_running_bridge_serves_on_loopback_only(mosquitto: Mosquitto) -> None:
         exporter = bt.bridge.metrics
         assert exporter is not None
         assert exporter.address[0] == "127.0.0.1"
-        assert exporter._server.socket.getsockname()[0] == "127.0.0.1"  # noqa: SLF001 - the listening socket
+        assert exporter._server.socket.getsockname()[0] == "127.0.0.1"  # the listening socket
         status, content_type, text = scrape(exporter.port)
         assert status == 200 and content_type == "text/plain; version=0.0.4; charset=utf-8"
         assert f'rigbridge_info{{rig="rig1",version="{bt.bridge.status.version}"}} 1' in text
@@ -168,7 +167,7 @@ def test_a_scrape_while_the_loop_is_busy_answers_without_bridge_figures(
     bt = BridgeThread(settings_for(mosquitto.port)).start()
     try:
         port = bt.bridge.metrics.port
-        bt._loop.call_soon_threadsafe(time.sleep, 1.0)  # noqa: SLF001 - a loop that does not answer
+        bt._loop.call_soon_threadsafe(time.sleep, 1.0)  # a loop that does not answer
         time.sleep(0.05)
         status, _, text = scrape(port)
         assert status == 200
@@ -234,7 +233,7 @@ def test_metrics_port_in_use_stops_the_start_with_a_clear_message() -> None:
             asyncio.run(bridge.run())
     finally:
         holder.close()
-    assert bridge.receiver._sock is None  # noqa: SLF001 - the UDP socket was released on the way out
+    assert bridge.receiver._sock is None  # the UDP socket was released on the way out
 
 
 def test_disabled_metrics_serve_nothing(mosquitto: Mosquitto) -> None:

@@ -22,7 +22,8 @@ RIG = "faulty"
 def series(bridge: Bridge, name: str) -> dict[tuple[tuple[str, str], ...], float]:
     """Samples of `name` in a snapshot taken now, by their labels (rig left out)."""
     assert bridge.metrics is not None
-    text = bridge.metrics.text.render(M.families(M.take_snapshot(M.Sources.from_deps(bridge.deps), bridge.metrics.lag), RIG)).decode()
+    snapshot = M.take_snapshot(M.Sources.from_deps(bridge.deps), bridge.metrics.lag)
+    text = bridge.metrics.text.render(M.families(snapshot, RIG)).decode()
     return {tuple(sorted((k, v) for k, v in s.labels.items() if k != "rig")): s.value
             for family in text_string_to_metric_families(text) for s in family.samples if s.name == name}
 

@@ -10,11 +10,11 @@ import pytest
 
 from bridge.config import default_settings
 from bridge.games.f1.codec import build, build_event
+from bridge.games.f1.values import CAR_STATUS, CAR_TELEMETRY, LAP_DATA, PARTICIPANTS, SESSION
+from bridge.games.f1.writer import process_packet
 from bridge.publish.catalog import CATALOG
 from bridge.publish.engine import PublishEngine
 from bridge.publish.leds import Lights
-from bridge.games.f1.values import CAR_STATUS, CAR_TELEMETRY, LAP_DATA, PARTICIPANTS, SESSION
-from bridge.games.f1.writer import process_packet
 from bridge.state.session import SessionState
 from bridge.state.view import readonly
 from bridge.status import BridgeStatus

@@ -20,9 +20,9 @@ import pytest
 from bridge.config import RealtimeDevice, default_settings
 from bridge.faults import Faults
 from bridge.games.f1.codec import build
+from bridge.games.f1.writer import process_packet
 from bridge.publish.led_realtime import LedRealtime
 from bridge.publish.leds import Lights
-from bridge.games.f1.writer import process_packet
 from bridge.state.session import SessionState
 from bridge.state.view import readonly
 

@@ -3,6 +3,7 @@ LED frames out to fake WLED devices speaking each protocol; dark after the game 
 
 from __future__ import annotations
 
+import itertools
 import signal
 import socket
 import threading
@@ -12,7 +13,7 @@ from pathlib import Path
 from bridge.games.f1.codec import build, encode
 from tests.broker import Mosquitto, free_port
 from tests.harness import RigbridgeProcess
-from tests.publish.test_led_realtime import B, G, OFF, R, FakeDevice
+from tests.publish.test_led_realtime import OFF, B, FakeDevice, G, R
 from tests.publish.test_mqtt_broker import wait_status
 
 PROTOCOLS = ("ddp", "dnrgb", "drgb", "warls")
@@ -89,7 +90,7 @@ def test_every_protocol_end_to_end_then_dark_after_silence_and_after_sigterm(tmp
                 assert set(flashing) <= {FULL, DARK, bar(3)}, protocol
                 flashes = [f for f in flashing if f != bar(3)]
                 assert flashes.count(FULL) >= 3 and flashes.count(DARK) >= 3, (protocol, len(flashes))
-                assert all(a != b for a, b in zip(flashes, flashes[1:], strict=False)), protocol  # change-only
+                assert all(a != b for a, b in itertools.pairwise(flashes)), protocol  # change-only
             # a yellow flag paints the strip
             game.send(20, flag=3)
             for protocol, device in devices.items():

@@ -10,7 +10,6 @@ from pathlib import Path
 from bridge.app import Bridge
 from bridge.config import RealtimeDevice, default_settings
 from bridge.games.f1.codec import build, encode
-from bridge.publish.led_realtime import LedRealtime
 from tests.broker import Mosquitto
 from tests.harness import BridgeThread, settings_for
 from tests.publish.test_led_realtime import FakeDevice

@@ -9,8 +9,8 @@ import pytest
 
 from bridge.config import LedSegment, default_settings
 from bridge.games.f1.codec import build, decode
-from bridge.publish.leds import Lights, led_colours, lit_count
 from bridge.games.f1.writer import process_packet
+from bridge.publish.leds import Lights, led_colours, lit_count
 from bridge.state.session import SessionState
 from bridge.state.view import readonly
 

@@ -17,19 +17,19 @@ from bridge.games.f1.codec import build, encode
 from bridge.games.f1.synth import SynthConfig, SyntheticRace
 from bridge.publish.catalog import CATALOG
 from tests.broker import Mosquitto, free_port
-from tools.catalogue import catalogue_payloads
 from tests.harness import (
     BridgeThread,
     ProcessSubscriber,
+    RigbridgeProcess,
     Subscriber,
     message_expiry,
-    retained_snapshot,
     replay,
-    RigbridgeProcess,
+    retained_snapshot,
     send_frames,
     settings_for,
     write_capture,
 )
+from tools.catalogue import catalogue_payloads
 
 SHORT_TRACK = 17  # Austria: ~69 s laps, the shortest full layout, so a short run completes a lap
 

@@ -13,9 +13,9 @@ import paho.mqtt.client as paho
 import pytest
 
 from bridge.games.f1.codec import build, encode
-from bridge.publish.outbox import Message
 from bridge.publish.diagnosis import SHORT_SESSIONS_IN_A_ROW
 from bridge.publish.mqtt import MAX_INCOMING_BYTES, TAKEOVER_MIN_S
+from bridge.publish.outbox import Message
 from bridge.publish.wire import PublishEncoder
 from tests.broker import Mosquitto
 from tests.harness import BridgeThread, ProcessSubscriber, send_frames, settings_for

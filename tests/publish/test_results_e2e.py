@@ -86,7 +86,7 @@ def test_results_laps_and_stints_of_a_synthetic_race_over_mqtt(mosquitto: Mosqui
     settings = settings_for(mosquitto.port, publish={"rates": RateSettings(fast=10.0, normal=5.0, slow=1.0)})
     bt = BridgeThread(settings).start()
     try:
-        replay(bt.udp_port, capture, speed=6.0)
+        replay(bt.udp_port, capture, speed=12.0)
 
         def all_accounted(b: Any) -> bool:
             b.receiver.update_kernel_drops()

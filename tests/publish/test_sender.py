@@ -22,9 +22,10 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from bridge.config import default_settings
 from bridge.publish.engine import PublishEngine
-from bridge.publish.outbox import Message
 from bridge.publish.leds import Lights
 from bridge.publish.mqtt import MqttLink
+from bridge.publish.outbox import Message
+from bridge.publish.paho_io import PacketIds
 from bridge.state.session import SessionState
 from bridge.state.view import readonly
 from bridge.status import BridgeStatus
@@ -40,6 +41,7 @@ class PahoStandIn:
         self.accept_qos1 = accept_qos1
         self.written: list[bytes] = []
         self.qos1: list[str] = []
+        self.qos1_mids: list[int] = []
         self._mid = 0
 
     def is_connected(self) -> bool:
@@ -60,7 +62,8 @@ class PahoStandIn:
         if len(self.qos1) >= self.accept_qos1:
             return SimpleNamespace(rc=MQTT_ERR_NO_CONN, mid=0)
         self.qos1.append(topic)
-        return SimpleNamespace(rc=MQTT_ERR_SUCCESS, mid=self._mid_generate())  # acknowledged later (never, here)
+        self.qos1_mids.append(self._mid_generate())
+        return SimpleNamespace(rc=MQTT_ERR_SUCCESS, mid=self.qos1_mids[-1])  # acknowledged later (never, here)
 
 
 def topics_written(data: list[bytes]) -> list[str]:
@@ -102,10 +105,11 @@ def test_a_failure_mid_slice_puts_every_untaken_message_back_in_order(accept_qos
         engine.outbox.offer(message)
     engine.outbox.events.extend(events)
     paho = PahoStandIn(accept_qos1)
+    ids = PacketIds(paho)  # type: ignore[arg-type]  # the stand-in has the parts of paho's client used
 
     async def run() -> None:
         link._wake.set()
-        await link._send_loop(SimpleNamespace(_client=paho), asyncio.Event())
+        await link._send_loop(ids, asyncio.Event())
 
     with pytest.raises(aiomqtt.MqttCodeError):
         asyncio.run(run())
@@ -120,3 +124,10 @@ def test_a_failure_mid_slice_puts_every_untaken_message_back_in_order(accept_qos
     assert not engine.outbox.pending_realtime
     assert link.status.publish_failures == 1 + accept_qos1  # the refused event, and those accepted but never acked
     assert link.status.publish_failures_by_reason == {"disconnected": 1 + accept_qos1}
+
+    # A PUBACK that paho reports after the sender ended is for an event already put back: it changes nothing.
+    published = dict(link.status.published)
+    for mid in paho.qos1_mids:
+        paho.on_publish(paho, None, mid, ReasonCode(PacketTypes.PUBACK), Properties(PacketTypes.PUBACK))
+    assert list(engine.outbox.events) == events
+    assert link.status.published == published

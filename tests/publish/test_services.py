@@ -64,7 +64,7 @@ def test_services_start_and_close_and_a_failing_close_is_reported(everything_on:
             await service.start()
         running = sorted(t.get_name() for t in asyncio.all_tasks() if t is not asyncio.current_task())
         wled.close = failing_close  # type: ignore[method-assign]
-        await bridge._close_services(list(bridge.services.values()))  # noqa: SLF001
+        await bridge._close_services(list(bridge.services.values()))
         left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
         assert left == []
         return running

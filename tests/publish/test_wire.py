@@ -26,16 +26,16 @@ def paho_packet(protocol: int, topic: str, payload: str, retain: bool, expires: 
         caught.append(bytes(packet))
         return paho.MQTT_ERR_SUCCESS
 
-    client._sock = object()  # noqa: SLF001 - paho only checks that there is one
-    client._packet_queue = catch  # type: ignore[method-assign]  # noqa: SLF001
+    client._sock = object()  # paho only checks that there is one
+    client._packet_queue = catch  # type: ignore[method-assign]
     properties = None
     if expires and protocol == 5:
         properties = Properties(PacketTypes.PUBLISH)
         properties.MessageExpiryInterval = EXPIRY_S
     try:
-        client._send_publish(1, topic.encode(), payload.encode(), qos, retain, False, None, properties)  # noqa: SLF001
+        client._send_publish(1, topic.encode(), payload.encode(), qos, retain, False, None, properties)
     finally:
-        client._sock = None  # noqa: SLF001 - nothing to close
+        client._sock = None  # nothing to close
     return caught[0]
 
 
@@ -71,7 +71,7 @@ def test_no_expiry_configured_means_no_expiry_property() -> None:
 @pytest.mark.parametrize(
     ("n", "encoded"),
     [(0, b"\x00"), (127, b"\x7f"), (128, b"\x80\x01"), (16_383, b"\xff\x7f"), (16_384, b"\x80\x80\x01"),
-     (268_435_455, b"\xff\xff\xff\x7f")],  # fmt: skip
+     (268_435_455, b"\xff\xff\xff\x7f")],
 )
 def test_remaining_length_matches_the_standards_table(n: int, encoded: bytes) -> None:
     assert remaining_length(n) == encoded  # MQTT 3.1.1 table 2.4 / MQTT 5 section 1.5.5

@@ -19,18 +19,18 @@ from typing import Any
 
 from bridge.config import default_settings
 from bridge.games.f1.codec import decode
+from bridge.games.f1.writer import process_packet
 from bridge.publish.catalog import CATALOG, Field
 from bridge.publish.fieldread import Context
 from bridge.publish.leds import Lights
-from bridge.games.f1.writer import process_packet
 from bridge.state.session import SessionState
 from bridge.state.view import readonly
 from bridge.status import BridgeStatus
 from tests.broker import free_port
-from tools.catalogue import catalogue_payloads
-from tools.processes import rss_mb
 from tests.harness import Received, RigbridgeProcess, retained_snapshot
 from tests.publish.test_mqtt_broker import run_config, wait_status
+from tools.catalogue import catalogue_payloads
+from tools.processes import rss_mb
 
 ROOT = "rigbridge/proc"  # run_config() names the rig `proc`
 Frames = list[tuple[float, list[bytes]]]

@@ -260,7 +260,7 @@ def test_hostile_datagrams_never_raise_anywhere_in_the_pipeline(tmp_path: Path) 
     mutator = Mutator(rng, corpus)
     bridge = _bridge()
     clock = Clock()
-    bridge.engine._clock = clock  # noqa: SLF001 - rate classes on a clock the case steps, not on wall time
+    bridge.engine._clock = clock  # rate classes on a clock the case steps, not on wall time
     ha = bridge.services["homeassistant"]
     lag = bridge.metrics.lag if bridge.metrics is not None else None
     cache, text = ColumnCache(), TextFormat()
@@ -333,7 +333,7 @@ def test_hostile_datagrams_never_raise_anywhere_in_the_pipeline(tmp_path: Path) 
                 text.render(families(snapshot, RIG))
             if bridge.faults.errors:
                 failed(f"a caught exception at step {step}: {bridge.faults.errors}")
-    except Exception:  # noqa: BLE001 - the point: report with the seed and the inputs
+    except Exception:  # the point: report with the seed and the inputs
         problem = f"the pipeline raised at step {step}:\n{traceback.format_exc()}"
     if problem:
         failed(problem)

@@ -191,7 +191,7 @@ def test_the_metrics_lag_probe_and_the_server_thread_survive_an_exception(rig: R
     lag = exporter.lag
     observe = Once(lag.observe, ValueError("bad sample"))
     lag.observe = observe  # type: ignore[method-assign]
-    server = exporter._server  # noqa: SLF001 - the real server's loop is where the failure goes
+    server = exporter._server  # the real server's loop is where the failure goes
     assert server is not None
     service = Once(server.service_actions, OSError("poll failed"))
     server.service_actions = service  # type: ignore[method-assign]
@@ -267,9 +267,10 @@ def test_a_failed_metrics_snapshot_is_counted_and_the_next_scrape_has_the_figure
         ("decode", lambda b, mp, once: mp.setattr(b, "decode", once(b.decode))),
         ("writer", lambda b, mp, once: mp.setattr(b, "process", once(b.process))),
         ("service.mqtt", lambda b, mp, once: mp.setattr(b.engine, "on_change", once(b.engine.on_change))),
-        ("service.homeassistant",
-         lambda b, mp, once: mp.setattr(b.services["homeassistant"], "on_change", once(b.services["homeassistant"].on_change))),
-        ("service.wled", lambda b, mp, once: mp.setattr(b.services["wled"], "on_change", once(b.services["wled"].on_change))),
+        ("service.homeassistant", lambda b, mp, once: mp.setattr(
+            b.services["homeassistant"], "on_change", once(b.services["homeassistant"].on_change))),
+        ("service.wled", lambda b, mp, once: mp.setattr(
+            b.services["wled"], "on_change", once(b.services["wled"].on_change))),
     ],
 )
 def test_a_failing_stage_of_the_datagram_handler_is_counted_logged_and_survived(

@@ -23,9 +23,6 @@ from bridge.config import default_settings
 from bridge.games.f1.codec import HEADER_SIZE_VALUES, blank_values, build, build_event, decode, encode, header_values
 from bridge.games.f1.layouts import EVENT_DETAILS_SIZE, EVENT_PACKET_ID, HEADER_SIZE, LAYOUTS
 from bridge.games.f1.synth import race
-from bridge.publish.engine import PublishEngine
-from bridge.publish.policy import MAX_CACHED_VERDICTS
-from bridge.publish.leds import Lights
 from bridge.games.f1.values import (
     CAR_STATUS,
     CAR_TELEMETRY,
@@ -36,6 +33,9 @@ from bridge.games.f1.values import (
     SESSION_HISTORY,
 )
 from bridge.games.f1.writer import STALE_WINDOW_FRAMES, process_packet
+from bridge.publish.engine import PublishEngine
+from bridge.publish.leds import Lights
+from bridge.publish.policy import MAX_CACHED_VERDICTS
 from bridge.state import changes
 from bridge.state.changes import LAPS, Changes
 from bridge.state.session import MAX_STINTS, SessionState
@@ -223,8 +223,9 @@ def test_reordered_packets_within_the_window_are_dropped_and_counted_by_reason()
     assert state.stale_dropped == {"reordered": 2}
     assert state.player.speed_kph == 200
     # Further behind than any reordering: a restart under the same UID; it is taken and becomes the reference.
-    assert process_packet(state, decode(_telemetry(50, 5000 - STALE_WINDOW_FRAMES))) == Changes.of(changes.CAR_TELEMETRY)
-    assert process_packet(state, decode(_telemetry(60, 5000 - STALE_WINDOW_FRAMES + 1))) == Changes.of(changes.CAR_TELEMETRY)
+    telemetry = Changes.of(changes.CAR_TELEMETRY)
+    assert process_packet(state, decode(_telemetry(50, 5000 - STALE_WINDOW_FRAMES))) == telemetry
+    assert process_packet(state, decode(_telemetry(60, 5000 - STALE_WINDOW_FRAMES + 1))) == telemetry
     assert state.player.speed_kph == 60 and state.stale_dropped == {"reordered": 2}
     assert readonly(state).stale_dropped == {"reordered": 2}
 
@@ -339,7 +340,7 @@ def test_distinct_event_codes_and_hostile_streams_leave_every_container_bounded(
     rig.tick()
     # The engine and what it is made of: the topic policy, the outbox, its field reader.
     parts = {"engine": rig.engine, "policy": rig.engine.policy, "outbox": rig.engine.outbox,
-             "reader": rig.engine._reader, "state": rig.state}  # noqa: SLF001
+             "reader": rig.engine._reader, "state": rig.state}
     sizes = {f"{where}.{k}": v for where, obj in parts.items() for k, v in _containers(obj)}
     largest = max(sizes, key=sizes.__getitem__)
     assert sizes[largest] <= MAX_CACHED_VERDICTS, (largest, sizes[largest])

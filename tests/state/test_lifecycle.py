@@ -213,12 +213,13 @@ def test_session_history_count_overstated_is_clamped() -> None:
 def test_pit_stop_changes_stint_and_counts_time_lost() -> None:
     script = Script(cars=2)
     script.lap_data({0: {"currentLapNum": 10}, 1: {"currentLapNum": 10}})
-    status = lambda visual, age: {"carStatusData": [  # noqa: E731
+    status = lambda visual, age: {"carStatusData": [
         {"visualTyreCompound": visual, "actualTyreCompound": visual + 1, "tyresAgeLaps": age},
         {"visualTyreCompound": 17, "actualTyreCompound": 18, "tyresAgeLaps": 9}]}
     script.send(CAR_STATUS, status(17, 9))
     assert [(s.visual_id, s.start_lap, s.end_lap) for s in script.state.cars[0].stints] == [(17, 1, None)]
-    script.lap_data({0: {"currentLapNum": 11, "pitStatus": 1, "pitLaneTimerActive": 1, "pitLaneTimeInLaneInMS": 21_000}})
+    script.lap_data({0: {"currentLapNum": 11, "pitStatus": 1, "pitLaneTimerActive": 1,
+                         "pitLaneTimeInLaneInMS": 21_000}})
     script.lap_data({0: {"currentLapNum": 11, "pitLaneTimerActive": 0, "numPitStops": 1}})
     changed = script.send(CAR_STATUS, status(18, 0))
     assert changed.car_changed(STINTS, 0)

@@ -285,7 +285,7 @@ def test_a_flashback_forgets_future_laps_stints_and_stops() -> None:
     state = run.state
     car = next(c for c in state.active_cars if c.pit_log)
     stop = car.pit_log[0].lap
-    from bridge.state.session import process_rewind
+    from bridge.state.derive import process_rewind
 
     process_rewind(state, car, stop)
     assert max(car.lap_facts, default=0) < stop and not car.pit_log

@@ -89,13 +89,13 @@ def test_packet_names_and_snake_case_keys(real_output: tuple[int, dict[str, dict
         def walk(value: Any, where: str) -> None:
             if isinstance(value, dict):
                 for key, item in value.items():
-                    assert key == key.lower() and " " not in key and "-" not in key, f"{name}: {where}.{key}"
+                    assert key == key.lower() and " " not in key and "-" not in key, f"{where}.{key}"
                     walk(item, f"{where}.{key}")
             elif isinstance(value, list):
                 for item in value:
                     walk(item, where)
 
-        walk(obj, "")
+        walk(obj, f"{name}: ")
 
     telemetry = by_file["2024-06.bin"]
     assert len(telemetry["car_telemetry_data"]) == 22

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bridge.decode_cli import to_json
 from bridge.games.f1.codec import (
     BAD_EVENT,
     REASONS,
@@ -27,7 +28,6 @@ from bridge.games.f1.codec import (
     encode,
     text,
 )
-from bridge.decode_cli import to_json
 from bridge.games.f1.layouts import COUNTED_ARRAYS, EVENT_PACKET_ID, HEADER_SIZE, LAYOUTS
 from tools.captures import captures_root
 

@@ -3,9 +3,8 @@ from rpm, and the synthetic race end to end through a real mosquitto."""
 
 from __future__ import annotations
 
+import itertools
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,6 @@ from bridge.state.session import SessionState
 from bridge.state.view import readonly
 from tests.broker import Mosquitto
 from tests.harness import BridgeThread, Subscriber, retained_snapshot, send_frames, settings_for
-from tools.net import free_port
 
 LAPS = 2
 
@@ -42,7 +40,7 @@ def test_laps_best_lap_and_stint_come_from_the_neutral_derivations() -> None:
     player = view.player
     assert view.game == "forza" and view.active == (0,) and player is not None
     racing = [r for r in records if r.racing]
-    sent = [b["LastLap"] for a, b in zip(racing, racing[1:]) if b["LapNumber"] != a["LapNumber"]]
+    sent = [b["LastLap"] for a, b in itertools.pairwise(racing) if b["LapNumber"] != a["LapNumber"]]
     assert sorted(player.laps) == list(range(1, LAPS + 1))
     assert [player.laps[n].time_ms for n in sorted(player.laps)] == [round(s * 1000) for s in sent]
     assert player.best_lap_ms == round(min(sent) * 1000) and view.best_lap[0] == player.best_lap_ms

@@ -23,10 +23,10 @@ def motorsport() -> tuple[ForzaRace, list[tuple[float, Telemetry]]]:
 def test_one_datagram_per_frame_at_the_rate(motorsport: tuple[ForzaRace, list[tuple[float, Telemetry]]]) -> None:
     _, frames = motorsport
     times = [t for t, _ in frames]
-    assert times[0] == 0 and all(b - a == pytest.approx(1 / 60) for a, b in zip(times, times[1:]))
+    assert times[0] == 0 and all(b - a == pytest.approx(1 / 60) for a, b in itertools.pairwise(times))
     assert all(isinstance(p, Telemetry) and p.variant.key == "motorsport" for _, p in frames)
     stamps = [p["TimestampMS"] for _, p in frames]
-    assert {b - a for a, b in zip(stamps, stamps[1:])} <= {16, 17}
+    assert {b - a for a, b in itertools.pairwise(stamps)} <= {16, 17}
 
 
 def test_laps_lap_times_and_best_lap(motorsport: tuple[ForzaRace, list[tuple[float, Telemetry]]]) -> None:
@@ -34,7 +34,7 @@ def test_laps_lap_times_and_best_lap(motorsport: tuple[ForzaRace, list[tuple[flo
     racing = [p for _, p in frames if p.racing]
     laps = [p["LapNumber"] for p in racing]
     assert laps == sorted(laps) and laps[-1] == LAPS
-    completed = [b["LastLap"] for a, b in zip(racing, racing[1:]) if b["LapNumber"] != a["LapNumber"]]
+    completed = [b["LastLap"] for a, b in itertools.pairwise(racing) if b["LapNumber"] != a["LapNumber"]]
     assert len(completed) == LAPS
     assert all(40 < lap < 200 for lap in completed)
     assert completed[0] > completed[1]  # the first lap is from a standing start
@@ -51,7 +51,7 @@ def test_positions_change(motorsport: tuple[ForzaRace, list[tuple[float, Telemet
     positions = [p["RacePosition"] for _, p in frames if p.racing]
     assert positions[0] == 12 // 2 + 1  # the grid slot
     assert all(1 <= x <= 12 for x in positions)
-    changes = sum(1 for a, b in zip(positions, positions[1:]) if a != b)
+    changes = sum(1 for a, b in itertools.pairwise(positions) if a != b)
     assert len(set(positions)) >= 3 and changes >= 3
 
 
@@ -65,7 +65,7 @@ def test_engine_gears_and_speed_agree(motorsport: tuple[ForzaRace, list[tuple[fl
     grid = [p for t, p in frames if t < GRID_WAIT_S]
     assert all(p["Speed"] == 0 and p["Gear"] == 1 for p in grid)
     assert min(p["CurrentEngineRpm"] for p in grid) == r.idle_rpm
-    for a, b in zip(racing, racing[1:]):
+    for a, b in itertools.pairwise(racing):
         assert abs(b["Speed"] - a["Speed"]) < 0.5  # m/s per frame: at most about 3 g
     for p in racing:
         if p["Gear"] not in (NEUTRAL_GEAR, 0) and p["Speed"] > 5:

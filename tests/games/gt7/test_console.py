@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from bridge.config import load_settings
-from bridge.config.settings import GamesSettings, Gt7Settings
 from bridge.games.gt7 import codec
 from bridge.games.gt7.console import Gt7ConsoleService
 from bridge.games.gt7.layouts import MAGIC
 from bridge.games.registry import GT7
+from bridge.settings import GamesSettings, Gt7Settings
 from tests.broker import Mosquitto
 from tests.games.gt7.fake_playstation import FakePlayStation
 from tests.harness import BridgeThread, Subscriber, settings_for
