@@ -14,7 +14,7 @@ $(BIN)/rigbridge: pyproject.toml
 install: $(BIN)/rigbridge
 
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 # The rule set and the strictness live in pyproject.toml ([tool.ruff], [tool.mypy]).
 lint: install

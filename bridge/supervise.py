@@ -12,13 +12,14 @@ after a delay that doubles from `restart_min_s` to `restart_max_s` and resets on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Awaitable, Callable
 
 from bridge.faults import Faults
 
-__all__ = ["supervise", "supervise_thread"]
+__all__ = ["cancel", "supervise", "supervise_thread"]
 
 RESTART_MIN_S = 0.05
 RESTART_MAX_S = 5.0
@@ -72,3 +73,11 @@ def supervise_thread(
         if stopping.wait(delay):
             return
         delay = min(delay * 2, restart_max_s)
+
+
+async def cancel(task: asyncio.Task[None] | None) -> None:
+    """Stop a service's task and wait until it has ended; its cancellation is how it ends, not a failure."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

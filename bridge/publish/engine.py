@@ -11,7 +11,6 @@ the cars that changed. A value goes to the outbox only when it differs from what
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import time
 from collections.abc import Callable, Hashable, Iterable
@@ -27,7 +26,7 @@ from bridge.publish.policy import TIMED_RATES, TopicPolicy
 from bridge.publish.service import DatagramTime, Deps
 from bridge.publish.topics import join, segment
 from bridge.state.changes import ACTIVE, EVENTS, RESET, Changes
-from bridge.supervise import supervise
+from bridge.supervise import cancel, supervise
 
 IMMEDIATE = ("realtime",)  # read right after the packet that changed them
 # Read when their turn comes. `on_change` fields (positions, laps, tyres...) are discrete: they are checked at the
@@ -107,10 +106,7 @@ class PublishEngine:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(task)
 
     async def _ticker(self) -> None:
         while True:

@@ -27,7 +27,6 @@ ends (SIGINT, SIGTERM): its done callback sends the all-off.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import socket
 import time
@@ -45,7 +44,7 @@ from bridge.publish.wled_udp import dnrgb, drgb, warls
 from bridge.settings import RealtimeDevice, Settings
 from bridge.state.changes import CAR_STATUS, CAR_TELEMETRY, EVENTS, RESET, SESSION, Changes
 from bridge.status import Histogram
-from bridge.supervise import supervise
+from bridge.supervise import cancel, supervise
 
 __all__ = ["FLAG_COLOURS", "FRAME_GROUPS", "LedRealtime", "LedStats", "device_name"]
 
@@ -324,11 +323,7 @@ class LedRealtime:
 
     async def close(self) -> None:
         """The keep-alive task stopped, every device dark, the sockets closed."""
-        task = self._task
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(self._task)
         self.shutdown()
 
     def _start_task(self) -> None:

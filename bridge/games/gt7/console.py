@@ -18,7 +18,6 @@ or the console restarts, and the log says so.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 from collections.abc import Callable
@@ -32,7 +31,7 @@ from bridge.games.gt7.heartbeat import (
     ConsoleWatch,
     check_heartbeat,
 )
-from bridge.supervise import supervise
+from bridge.supervise import cancel, supervise
 
 if TYPE_CHECKING:
     from bridge.settings import Gt7Settings
@@ -81,10 +80,7 @@ class Gt7ConsoleService:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(task)
 
     def on_change(self, changed: object) -> None:
         """Nothing per packet: the task reads how many packets arrived from the state."""
