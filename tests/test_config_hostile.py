@@ -53,6 +53,12 @@ _FORWARDS = "".join(f'    - "10.0.0.2:{port}"\n' for port in range(1, MAX_FORWAR
 
 CASES = [
     # numbers out of any sensible range (NaN and infinities included)
+    Case("wear_limit_over_100", "a", "tyres", "  wear_limit_pct: 150\n",
+         one(1, "tyres.wear_limit_pct", "must be a number from 1 to 100", "150")),
+    Case("pit_loss_negative", "a", "pit", "  loss_s: {monza: -3}\n",
+         one(1, "pit.loss_s.monza", "must be a number from 0 to 300", "-3")),
+    Case("gt7_console_port_0", "a", "games", "  gt7:\n    console_port: 0\n",
+         one(2, "games.gt7.console_port", "must be an integer from 1 to 65535", "0")),
     Case("rcvbuf_2GiB", "a", "udp", "  rcvbuf_bytes: 2147483648\n",
          one(1, "udp.rcvbuf_bytes", "must be an integer from 65536 to 1073741824", "2147483648")),
     Case("expiry_over_mqtt_max", "a", "publish", "  expiry_s: 99999999999\n",
